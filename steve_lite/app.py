@@ -1,0 +1,86 @@
+"""``create_app(settings)``: the one place where the web application is wired."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+from sqlite_utils import Database
+
+from steve_lite import __version__, db as database
+from steve_lite.companies.routes import ROUTES as COMPANY_ROUTES
+from steve_lite.health import ROUTES as HEALTH_ROUTES
+from steve_lite.http.problems import EXCEPTION_HANDLERS
+from steve_lite.http.request_id import RequestIdMiddleware, add_response_headers
+from steve_lite.security.auth import ApiKeyMiddleware, company_scoped
+from steve_lite.settings import Settings
+from steve_lite.workflows.routes import ROUTES as WORKFLOW_ROUTES
+
+STATIC_DIR = Path(__file__).parent / "static"
+SWAGGER = "/docs/static/swagger-ui"
+
+
+def api_router() -> Router:
+    """Every ``/api/v1`` route, behind key authentication, rate limits and the company guard."""
+    return Router(
+        path="/api/v1",
+        route_handlers=[*COMPANY_ROUTES, *WORKFLOW_ROUTES],
+        middleware=[ApiKeyMiddleware()],
+        guards=[company_scoped],
+        security=[{"apiKey": []}],
+    )
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="steve-lite",
+        version=__version__,
+        description="Self-hosted, wire-compatible Steve external integration API.",
+        path="/docs",
+        render_plugins=[
+            SwaggerRenderPlugin(
+                path="/",
+                favicon="",
+                js_url=f"{SWAGGER}/swagger-ui-bundle.js",
+                css_url=f"{SWAGGER}/swagger-ui.css",
+                standalone_preset_js_url=f"{SWAGGER}/swagger-ui-standalone-preset.js",
+            )
+        ],
+        components=Components(
+            security_schemes={
+                "apiKey": SecurityScheme(
+                    type="http", scheme="bearer", bearer_format="aok_<64 hex>"
+                )
+            }
+        ),
+        use_handler_docstrings=True,
+    )
+
+
+def create_app(settings: Settings, *, db: Database | None = None, **state: Any) -> Litestar:
+    """Build the application for ``settings``. The database must already be migrated."""
+    db = db or database.connect(settings.database_path)
+    return Litestar(
+        route_handlers=[
+            api_router(),
+            *HEALTH_ROUTES,
+            create_static_files_router(
+                path="/docs/static", directories=[STATIC_DIR], include_in_schema=False
+            ),
+        ],
+        middleware=[RequestIdMiddleware()],
+        before_send=[add_response_headers],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        cors_config=CORSConfig(allow_origins=["*"], allow_headers=["*"], expose_headers=["*"]),
+        openapi_config=openapi_config(),
+        request_max_body_size=settings.max_body_bytes,
+        state=State({"settings": settings, "db": db, **state}),
+        logging_config=None,
+    )

@@ -1,0 +1,333 @@
+"""The ``steve-lite`` command."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+from sqlite_utils import Database
+
+from steve_lite import db as database
+from steve_lite.bootstrap import create_demo_company, prepare_database
+from steve_lite.companies import service as companies
+from steve_lite.log import configure_logging
+from steve_lite.security import api_keys
+from steve_lite.settings import Settings
+from steve_lite.workflows import service as workflows
+from steve_lite.workflows.files import DefinitionFileError, load_definition
+
+logger = logging.getLogger("steve_lite.cli")
+
+
+def emit_json(data: Any) -> None:
+    """Print exactly one JSON object on stdout."""
+    click.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+def open_db(settings: Settings) -> Database:
+    """Open and migrate the database, or exit with a clear message."""
+    try:
+        db = database.connect(settings.database_path)
+        prepare_database(db)
+    except database.DataDirError as exc:
+        raise click.ClickException(str(exc)) from None
+    return db
+
+
+class Context:
+    """What every command gets: the settings, and the database opened on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._db: Database | None = None
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = open_db(self.settings)
+        return self._db
+
+
+pass_context = click.make_pass_decorator(Context)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+
+
+@click.group()
+@click.version_option(package_name="steve-lite")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """steve-lite: self-hosted document processing API."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"STEVE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise click.ClickException(f"invalid configuration: {problems}") from None
+    configure_logging(settings.log_level)
+    ctx.obj = Context(settings)
+
+
+# ---------------------------------------------------------------- running
+
+
+@main.command()
+@pass_context
+def migrate(ctx: Context) -> None:
+    """Apply database migrations."""
+    db = database.connect(ctx.settings.database_path)
+    applied = database.migrate(db)
+    workflows.install_system_workflows(db)
+    click.echo(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
+
+
+@main.command()
+@pass_context
+def serve(ctx: Context) -> None:
+    """Serve the API only (no worker, no embedded S3 server)."""
+    from steve_lite.runner import serve_api
+
+    ctx.db  # noqa: B018 - open and migrate before serving
+    serve_api(ctx.settings)
+
+
+@main.command()
+@pass_context
+def up(ctx: Context) -> None:
+    """Everything on one machine: migrations, storage, worker and API."""
+    from steve_lite.runner import run_all
+
+    demo = create_demo_company(ctx.db)
+    if demo is not None:
+        click.echo(
+            "\nCreated company 'demo' with every system workflow.\n"
+            f"Its API key (shown once, store it now): {demo.plaintext}\n",
+            err=False,
+        )
+    run_all(ctx.settings)
+
+
+# ---------------------------------------------------------------- companies
+
+
+@main.group(name="companies")
+def companies_group() -> None:
+    """Manage companies."""
+
+
+@companies_group.command(name="create")
+@click.argument("name")
+@click.option("--slug", help="URL-safe identifier (default: made from NAME).")
+@json_option
+@pass_context
+def companies_create(ctx: Context, name: str, slug: str | None, as_json: bool) -> None:
+    """Create a company."""
+    try:
+        company = companies.create_company(ctx.db, name, slug)
+    except companies.CompanyError as exc:
+        raise click.ClickException(str(exc)) from None
+    data = {"id": company["id"], "name": company["name"], "slug": company["slug"], "createdAt": company["created_at"]}
+    if as_json:
+        emit_json(data)
+    else:
+        click.echo(f"created company {company['slug']} ({company['id']})")
+
+
+@companies_group.command(name="list")
+@click.option("--all", "include_inactive", is_flag=True, help="Include deactivated companies.")
+@json_option
+@pass_context
+def companies_list(ctx: Context, include_inactive: bool, as_json: bool) -> None:
+    """List companies."""
+    rows = companies.list_companies(ctx.db, active_only=not include_inactive)
+    data = [
+        {"id": r["id"], "name": r["name"], "slug": r["slug"], "active": bool(r["active"]), "createdAt": r["created_at"]}
+        for r in rows
+    ]
+    if as_json:
+        emit_json({"data": data})
+        return
+    for row in data:
+        state = "" if row["active"] else "  (deactivated)"
+        click.echo(f"{row['slug']:<24} {row['id']}  {row['name']}{state}")
+
+
+@companies_group.command(name="deactivate")
+@click.argument("slug")
+@pass_context
+def companies_deactivate(ctx: Context, slug: str) -> None:
+    """Deactivate a company: its keys stop working."""
+    try:
+        companies.deactivate_company(ctx.db, slug)
+    except companies.CompanyError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"deactivated company {slug}")
+
+
+# ---------------------------------------------------------------- keys
+
+
+@main.group(name="keys")
+def keys_group() -> None:
+    """Manage API keys."""
+
+
+@keys_group.command(name="create")
+@click.option("--company", "company_slug", help="Slug of the company the key belongs to.")
+@click.option("--legacy", is_flag=True, help="A legacy key that belongs to no company.")
+@click.option("--name", help="A name to recognise the key by.")
+@json_option
+@pass_context
+def keys_create(ctx: Context, company_slug: str | None, legacy: bool, name: str | None, as_json: bool) -> None:
+    """Create a key and print it once."""
+    if legacy == bool(company_slug):
+        raise click.UsageError("give exactly one of --company SLUG or --legacy")
+    company_id = None
+    if company_slug:
+        try:
+            company_id = companies.require_company(ctx.db, company_slug)["id"]
+        except companies.CompanyError as exc:
+            raise click.ClickException(str(exc)) from None
+    row, plaintext = api_keys.create_key(ctx.db, company_id=company_id, name=name)
+    if as_json:
+        emit_json({"id": row["id"], "key": plaintext, "company": company_slug})
+    else:
+        click.echo(f"created key {row['id']} for {company_slug or 'no company (legacy)'}")
+        click.echo(f"key (shown once): {plaintext}")
+
+
+@keys_group.command(name="list")
+@click.option("--company", "company_slug", help="Only keys of this company.")
+@json_option
+@pass_context
+def keys_list(ctx: Context, company_slug: str | None, as_json: bool) -> None:
+    """List keys (never their plaintext)."""
+    company_id = None
+    if company_slug:
+        try:
+            company_id = companies.require_company(ctx.db, company_slug)["id"]
+        except companies.CompanyError as exc:
+            raise click.ClickException(str(exc)) from None
+    rows = api_keys.list_keys(ctx.db, company_id=company_id)
+    data = [
+        {
+            "id": r["id"],
+            "prefix": r["prefix"],
+            "name": r["name"],
+            "company": r["company"],
+            "createdAt": r["created_at"],
+            "revokedAt": r["revoked_at"],
+            "lastUsedAt": r["last_used_at"],
+        }
+        for r in rows
+    ]
+    if as_json:
+        emit_json({"data": data})
+        return
+    for row in data:
+        state = "revoked" if row["revokedAt"] else "active"
+        click.echo(f"{row['id']}  {row['prefix']}...  {row['company'] or '(legacy)':<20} {state}")
+
+
+@keys_group.command(name="revoke")
+@click.argument("key_id")
+@pass_context
+def keys_revoke(ctx: Context, key_id: str) -> None:
+    """Revoke a key."""
+    if not api_keys.revoke_key(ctx.db, key_id):
+        raise click.ClickException(f"no active key {key_id!r}")
+    click.echo(f"revoked key {key_id}")
+
+
+# ---------------------------------------------------------------- workflows
+
+
+@main.group(name="workflows")
+def workflows_group() -> None:
+    """Manage workflows."""
+
+
+@workflows_group.command(name="list")
+@json_option
+@pass_context
+def workflows_list(ctx: Context, as_json: bool) -> None:
+    """List workflows and the companies they are assigned to."""
+    rows = workflows.list_workflows(ctx.db)
+    data = [
+        {
+            "id": r["id"],
+            "slug": r["slug"],
+            "name": r["name"],
+            "system": bool(r["is_system"]),
+            "publishedVersion": r["published_version"],
+            "companies": sorted((r["companies"] or "").split(",")) if r["companies"] else [],
+        }
+        for r in rows
+    ]
+    if as_json:
+        emit_json({"data": data})
+        return
+    for row in data:
+        click.echo(
+            f"{row['slug']:<20} v{row['publishedVersion']}  {row['name']}  "
+            f"[{', '.join(row['companies']) or 'unassigned'}]"
+        )
+
+
+def _company_id(ctx: Context, slug: str) -> str:
+    try:
+        return companies.require_company(ctx.db, slug)["id"]
+    except companies.CompanyError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@workflows_group.command(name="assign")
+@click.argument("slug")
+@click.option("--company", "company_slug", required=True)
+@pass_context
+def workflows_assign(ctx: Context, slug: str, company_slug: str) -> None:
+    """Let a company use a workflow."""
+    try:
+        workflows.assign(ctx.db, slug, _company_id(ctx, company_slug))
+    except workflows.WorkflowError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"assigned {slug} to {company_slug}")
+
+
+@workflows_group.command(name="unassign")
+@click.argument("slug")
+@click.option("--company", "company_slug", required=True)
+@pass_context
+def workflows_unassign(ctx: Context, slug: str, company_slug: str) -> None:
+    """Withdraw a workflow from a company."""
+    try:
+        removed = workflows.unassign(ctx.db, slug, _company_id(ctx, company_slug))
+    except workflows.WorkflowError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"unassigned {slug} from {company_slug}" if removed else f"{slug} was not assigned")
+
+
+@workflows_group.command(name="publish")
+@click.argument("file", type=click.Path(path_type=Path))
+@json_option
+@pass_context
+def workflows_publish(ctx: Context, file: Path, as_json: bool) -> None:
+    """Publish the next immutable version of a workflow from a TOML or JSON FILE."""
+    try:
+        definition = load_definition(file)
+    except DefinitionFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    published = workflows.publish(ctx.db, definition)
+    if as_json:
+        emit_json(published)
+    else:
+        click.echo(f"published {published['slug']} version {published['version']}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

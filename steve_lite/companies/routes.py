@@ -1,0 +1,47 @@
+"""Company routes."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from litestar import Request, get
+
+from steve_lite.companies import service
+from steve_lite.http.pagination import Pagination, page, paginate
+from steve_lite.security.api_keys import ApiKey
+
+
+class CompanyJson(TypedDict):
+    id: str
+    name: str
+    slug: str
+    createdAt: str
+
+
+class CompanyPage(TypedDict):
+    data: list[CompanyJson]
+    pagination: Pagination
+
+
+def company_json(row: dict[str, Any]) -> CompanyJson:
+    return {"id": row["id"], "name": row["name"], "slug": row["slug"], "createdAt": row["created_at"]}
+
+
+@get("/companies", opt={"legacy_keys": True})
+async def list_companies(
+    request: Request[ApiKey, Any, Any], limit: int | None = None, cursor: str | None = None
+) -> CompanyPage:
+    """Active companies, oldest first."""
+    db = request.app.state.db
+    rows, next_cursor = paginate(
+        db,
+        scope="companies",
+        limit=limit,
+        cursor=cursor,
+        fetch=lambda after, n: service.list_companies(db, after=after, limit=n),
+        position=lambda row: row["id"],
+    )
+    return page([company_json(row) for row in rows], next_cursor)  # type: ignore[return-value]
+
+
+ROUTES = [list_companies]

@@ -1,0 +1,79 @@
+"""Companies: the tenants whose keys, workflows and submissions are kept apart."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlite_utils import Database
+
+from steve_lite.clock import now_iso
+from steve_lite.db import transaction
+from steve_lite.ids import new_id
+
+SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+class CompanyError(ValueError):
+    """A company cannot be created or changed as asked."""
+
+
+def slugify(name: str) -> str:
+    """``"Acme Ltd."`` -> ``"acme-ltd"``."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64]
+
+
+def create_company(db: Database, name: str, slug: str | None = None) -> dict[str, Any]:
+    """Create a company; the slug defaults to one made from the name."""
+    name = name.strip()
+    if not name:
+        raise CompanyError("company name must not be empty")
+    slug = slug or slugify(name)
+    if not SLUG_PATTERN.fullmatch(slug):
+        raise CompanyError(f"invalid slug {slug!r}: use lowercase letters, digits and dashes")
+    row = {"id": new_id("co"), "name": name, "slug": slug, "active": 1, "created_at": now_iso()}
+    with transaction(db):
+        if get_company(db, slug) is not None:
+            raise CompanyError(f"a company with slug {slug!r} already exists")
+        db["companies"].insert(row)
+    return row
+
+
+def get_company(db: Database, slug: str) -> dict[str, Any] | None:
+    row = db.execute("SELECT * FROM companies WHERE slug = ?", [slug]).fetchone()
+    return dict(row) if row else None
+
+
+def require_company(db: Database, slug: str) -> dict[str, Any]:
+    """The company with ``slug``, or :class:`CompanyError`."""
+    company = get_company(db, slug)
+    if company is None:
+        raise CompanyError(f"no company with slug {slug!r}")
+    return company
+
+
+def list_companies(
+    db: Database, *, active_only: bool = True, after: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Companies ordered by creation (then id); ``after`` is the last id of the previous page."""
+    sql = "SELECT * FROM companies WHERE 1 = 1"
+    params: list[Any] = []
+    if active_only:
+        sql += " AND active = 1"
+    if after is not None:
+        sql += " AND (created_at, id) > (SELECT created_at, id FROM companies WHERE id = ?)"
+        params.append(after)
+    sql += " ORDER BY created_at, id"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [dict(row) for row in db.execute(sql, params)]
+
+
+def deactivate_company(db: Database, slug: str) -> dict[str, Any]:
+    """Deactivate a company: its keys stop working; its data stays."""
+    with transaction(db):
+        company = require_company(db, slug)
+        db.execute("UPDATE companies SET active = 0 WHERE id = ?", [company["id"]])
+    return {**company, "active": 0}
+

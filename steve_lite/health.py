@@ -1,0 +1,71 @@
+"""Routes outside ``/api/v1``: liveness, readiness, Prometheus metrics and the OpenAPI document."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from litestar import MediaType, Request, Response, get
+
+logger = logging.getLogger("steve_lite.health")
+STARTED = time.monotonic()
+
+
+@get("/healthz", include_in_schema=True)
+async def healthz() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+@get("/readyz")
+async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    """The database and the object storage answer."""
+    checks = {"database": database_ok(request), "storage": storage_ok(request)}
+    ready = all(checks.values())
+    return Response(
+        {"status": "ready" if ready else "unavailable", "checks": checks},
+        status_code=200 if ready else 503,
+    )
+
+
+def database_ok(request: Request[Any, Any, Any]) -> bool:
+    try:
+        request.app.state.db.execute("SELECT 1").fetchone()
+    except Exception:
+        logger.exception("readiness: database check failed")
+        return False
+    return True
+
+
+def storage_ok(request: Request[Any, Any, Any]) -> bool:
+    storage = getattr(request.app.state, "storage", None)
+    return True if storage is None else bool(storage.ping())
+
+
+@get("/metrics", media_type=MediaType.TEXT)
+async def metrics(request: Request[Any, Any, Any]) -> str:
+    """Prometheus text: sessions, submissions and webhook deliveries by state."""
+    db = request.app.state.db
+    lines = [
+        "# HELP steve_uptime_seconds Seconds since this process started.",
+        "# TYPE steve_uptime_seconds gauge",
+        f"steve_uptime_seconds {time.monotonic() - STARTED:.3f}",
+    ]
+    for metric, sql in (
+        ("steve_sessions", "SELECT state, COUNT(*) FROM sessions GROUP BY state"),
+        ("steve_submissions", "SELECT status, COUNT(*) FROM submissions GROUP BY status"),
+        ("steve_webhook_events", "SELECT status, COUNT(*) FROM webhook_events GROUP BY status"),
+    ):
+        lines += [f"# HELP {metric} Rows by state.", f"# TYPE {metric} gauge"]
+        lines += [f'{metric}{{state="{state}"}} {count}' for state, count in db.execute(sql)]
+    return "\n".join(lines) + "\n"
+
+
+@get("/openapi.json", include_in_schema=False)
+async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the API."""
+    return request.app.openapi_schema.to_schema()
+
+
+ROUTES = [healthz, readyz, metrics, openapi_json]

@@ -1,0 +1,85 @@
+"""Authentication middleware for ``/api/v1`` and the guard that authorises legacy keys.
+
+The middleware checks the bearer key, counts the request against the key's rate-limit bucket
+and puts the :class:`ApiKey` in ``request.user``. Handlers declare their bucket with
+``opt={"bucket": ...}`` (GETs default to ``read``) and allow legacy keys with
+``opt={"legacy_keys": True}``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from steve_lite.clock import now_iso
+from steve_lite.errors import Forbidden, KeyNotCompanyScoped, RateLimitExceeded, Unauthorized
+from steve_lite.http.request_id import add_headers_to_response
+from steve_lite.security.api_keys import ApiKey, find_key, hash_key, is_well_formed, touch_key
+from steve_lite.security.rate_limit import hit
+
+
+def bearer_token(scope: Scope) -> str | None:
+    """The token of an ``Authorization: Bearer ...`` header, if any."""
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() if scheme.lower() == "bearer" else None
+    return None
+
+
+def bucket_of(scope: Scope) -> str:
+    handler = scope["route_handler"]
+    return handler.opt.get("bucket") or ("read" if scope["method"] == "GET" else "")
+
+
+class ApiKeyMiddleware(ASGIMiddleware):
+    """401 / 403 for bad keys, then per-key rate limiting."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        app = scope["litestar_app"]
+        db = app.state.db
+        settings = app.state.settings
+        token = bearer_token(scope)
+        if token is None:
+            raise Unauthorized("an API key is required: Authorization: Bearer aok_...")
+        if not is_well_formed(token):
+            raise Unauthorized("the API key is malformed")
+        key = find_key(db, hash_key(token))
+        if key is None:
+            raise Unauthorized("the API key is not recognised")
+        if key.revoked:
+            raise Forbidden("the API key has been revoked")
+        if not key.company_active:
+            raise Forbidden("the API key's company is deactivated")
+        touch_key(db, key, now_iso())
+        scope["user"] = key
+        bucket = bucket_of(scope)
+        if bucket:
+            state = hit(
+                db,
+                key_id=key.id,
+                bucket=bucket,
+                limit=settings.rate_limit(bucket),
+                window=settings.rate_limit_window_seconds,
+                now=time.time(),
+            )
+            if not state.allowed:
+                raise RateLimitExceeded(
+                    f"rate limit of {state.limit} requests per "
+                    f"{settings.rate_limit_window_seconds} s exceeded for bucket {bucket!r}",
+                    headers=state.headers(),
+                )
+            add_headers_to_response(scope, state.headers())
+        await next_app(scope, receive, send)
+
+
+def company_scoped(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Guard: legacy keys (no company) may only call handlers marked ``legacy_keys``."""
+    key: ApiKey = connection.user
+    if key.company_id is None and not handler.opt.get("legacy_keys"):
+        raise KeyNotCompanyScoped("this route needs a key that belongs to a company")

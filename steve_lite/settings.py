@@ -1,0 +1,97 @@
+"""Every setting of steve-lite, read once from ``STEVE_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_ERROR_TYPE_BASE = "https://docs.steve.openloyalty.io/errors"
+RATE_LIMIT_BUCKETS = ("read", "session", "submit", "webhook_test", "review")
+
+
+class Settings(BaseSettings):
+    """The service configuration. Build one with ``Settings()`` and pass it down."""
+
+    model_config = SettingsConfigDict(env_prefix="STEVE_", extra="ignore", frozen=True)
+
+    # HTTP server
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    data_dir: Path = Path(".steve-data")
+    log_level: str = "INFO"
+    error_type_base: str = DEFAULT_ERROR_TYPE_BASE
+    max_body_bytes: int = 64 * 1024
+
+    # Rate limits: requests per key, per bucket, per window
+    rate_limit_window_seconds: int = Field(60, ge=1)
+    rate_limit_read: int = Field(300, ge=1)
+    rate_limit_session: int = Field(60, ge=1)
+    rate_limit_submit: int = Field(20, ge=1)
+    rate_limit_webhook_test: int = Field(10, ge=1)
+    rate_limit_review: int = Field(60, ge=1)
+
+    # Sessions
+    session_ttl_seconds: int = Field(1800, ge=1)
+    upload_url_ttl_seconds: int = Field(900, ge=1)
+    download_url_ttl_seconds: int = Field(3600, ge=1)
+
+    # Object storage; no endpoint means the embedded SeaweedFS server
+    s3_endpoint: str | None = None
+    s3_public_endpoint: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_bucket: str = "steve-lite"
+    s3_region: str = "auto"
+    s3_secure: bool = True
+    embedded_s3_port: int = Field(0, ge=0, le=55535)
+
+    # Worker
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    worker_poll_seconds: float = Field(0.1, gt=0)
+    processing_lease_seconds: int = Field(300, ge=1)
+    sweep_interval_seconds: int = Field(30, ge=1)
+    run_worker: bool = True
+
+    # Webhooks
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(10.0, gt=0)
+    webhook_retry_delays: str = "30,300"
+    webhook_test_timeout_seconds: float = Field(5.0, gt=0)
+
+    @field_validator("webhook_retry_delays")
+    @classmethod
+    def _check_retry_delays(cls, value: str) -> str:
+        try:
+            delays = [float(part) for part in value.split(",") if part.strip()]
+        except ValueError:
+            raise ValueError("must be comma-separated seconds, e.g. 30,300") from None
+        if any(delay < 0 for delay in delays):
+            raise ValueError("delays must not be negative")
+        return value
+
+    @property
+    def database_path(self) -> Path:
+        """The application database file."""
+        return self.data_dir / "steve.db"
+
+    @property
+    def queue_path(self) -> Path:
+        """The Huey queue's own SQLite file."""
+        return self.data_dir / "queue.db"
+
+    @property
+    def retry_delays(self) -> list[float]:
+        """Seconds to wait before each webhook retry."""
+        return [float(part) for part in self.webhook_retry_delays.split(",") if part.strip()]
+
+    @property
+    def embedded_s3(self) -> bool:
+        """True when steve-lite runs its own S3 server."""
+        return not self.s3_endpoint
+
+    def rate_limit(self, bucket: str) -> int:
+        """Requests allowed per window in ``bucket``."""
+        return int(getattr(self, f"rate_limit_{bucket}"))

