@@ -14,7 +14,8 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from sqlite_utils import Database
 
-from steve_lite import __version__, db as database
+from steve_lite import __version__
+from steve_lite import db as database
 from steve_lite.companies.routes import ROUTES as COMPANY_ROUTES
 from steve_lite.health import ROUTES as HEALTH_ROUTES
 from steve_lite.http.problems import EXCEPTION_HANDLERS
@@ -55,9 +56,7 @@ def openapi_config() -> OpenAPIConfig:
         ],
         components=Components(
             security_schemes={
-                "apiKey": SecurityScheme(
-                    type="http", scheme="bearer", bearer_format="aok_<64 hex>"
-                )
+                "apiKey": SecurityScheme(type="http", scheme="bearer", bearer_format="aok_<64 hex>")
             }
         ),
         use_handler_docstrings=True,

@@ -131,7 +131,12 @@ def companies_create(ctx: Context, name: str, slug: str | None, as_json: bool) -
         company = companies.create_company(ctx.db, name, slug)
     except companies.CompanyError as exc:
         raise click.ClickException(str(exc)) from None
-    data = {"id": company["id"], "name": company["name"], "slug": company["slug"], "createdAt": company["created_at"]}
+    data = {
+        "id": company["id"],
+        "name": company["name"],
+        "slug": company["slug"],
+        "createdAt": company["created_at"],
+    }
     if as_json:
         emit_json(data)
     else:
@@ -146,7 +151,13 @@ def companies_list(ctx: Context, include_inactive: bool, as_json: bool) -> None:
     """List companies."""
     rows = companies.list_companies(ctx.db, active_only=not include_inactive)
     data = [
-        {"id": r["id"], "name": r["name"], "slug": r["slug"], "active": bool(r["active"]), "createdAt": r["created_at"]}
+        {
+            "id": r["id"],
+            "name": r["name"],
+            "slug": r["slug"],
+            "active": bool(r["active"]),
+            "createdAt": r["created_at"],
+        }
         for r in rows
     ]
     if as_json:
@@ -183,7 +194,9 @@ def keys_group() -> None:
 @click.option("--name", help="A name to recognise the key by.")
 @json_option
 @pass_context
-def keys_create(ctx: Context, company_slug: str | None, legacy: bool, name: str | None, as_json: bool) -> None:
+def keys_create(
+    ctx: Context, company_slug: str | None, legacy: bool, name: str | None, as_json: bool
+) -> None:
     """Create a key and print it once."""
     if legacy == bool(company_slug):
         raise click.UsageError("give exactly one of --company SLUG or --legacy")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import uvicorn
 
@@ -11,6 +14,21 @@ from steve_lite.app import create_app
 from steve_lite.settings import Settings
 
 logger = logging.getLogger("steve_lite.runner")
+
+
+class ApiServer(uvicorn.Server):
+    """uvicorn that stops gracefully on SIGINT/SIGTERM and then returns, exit code 0."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        handlers = {
+            sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            yield
+        finally:
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
 
 
 def serve_api(settings: Settings, **state: object) -> None:
@@ -26,7 +44,7 @@ def serve_api(settings: Settings, **state: object) -> None:
         timeout_graceful_shutdown=10,
     )
     logger.info("serving the API on http://%s:%s", settings.host, settings.port)
-    uvicorn.Server(config).run()
+    ApiServer(config).run()
     logger.info("API stopped")
 
 

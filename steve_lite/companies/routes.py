@@ -24,7 +24,12 @@ class CompanyPage(TypedDict):
 
 
 def company_json(row: dict[str, Any]) -> CompanyJson:
-    return {"id": row["id"], "name": row["name"], "slug": row["slug"], "createdAt": row["created_at"]}
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "slug": row["slug"],
+        "createdAt": row["created_at"],
+    }
 
 
 @get("/companies", opt={"legacy_keys": True})

@@ -76,4 +76,3 @@ def deactivate_company(db: Database, slug: str) -> dict[str, Any]:
         company = require_company(db, slug)
         db.execute("UPDATE companies SET active = 0 WHERE id = ?", [company["id"]])
     return {**company, "active": 0}
-

@@ -29,7 +29,9 @@ def validation_problem(exc: ValidationError) -> ValidationFailed:
     errors = []
     seen = set()
     for item in exc.errors(include_url=False):
-        location = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        location = tuple(
+            p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-"))
+        )
         field = field_path(location)
         if field in seen:
             continue
@@ -40,7 +42,9 @@ def validation_problem(exc: ValidationError) -> ValidationFailed:
     return ValidationFailed(f"the request body is invalid: {fields}", errors=errors)
 
 
-async def read_json(request: Request[Any, Any, Any], model: type[ModelT], *, optional: bool = False) -> ModelT:
+async def read_json(
+    request: Request[Any, Any, Any], model: type[ModelT], *, optional: bool = False
+) -> ModelT:
     """Parse and validate the body. Not JSON or not an object: 400; invalid fields: 422."""
     raw = await request.body()
     if len(raw) > request.app.state.settings.max_body_bytes:
@@ -63,4 +67,6 @@ async def read_json(request: Request[Any, Any, Any], model: type[ModelT], *, opt
 
 def model_field_error(field: str, message: str, code: str = "invalid") -> ValidationFailed:
     """A 422 naming one field, for rules checked outside the model."""
-    return ValidationFailed(f"the request body is invalid: {field}", errors=[FieldError(field, message, code)])
+    return ValidationFailed(
+        f"the request body is invalid: {field}", errors=[FieldError(field, message, code)]
+    )

@@ -28,7 +28,9 @@ def render_problem(request: Request[Any, Any, Any], error: ApiError) -> Response
     """The problem response for ``error``."""
     request_id = request_id_for(request.scope)
     type_base = request.app.state.settings.error_type_base
-    body = problem_body(error, type_base=type_base, instance=request.url.path, request_id=request_id)
+    body = problem_body(
+        error, type_base=type_base, instance=request.url.path, request_id=request_id
+    )
     headers = {"Request-Id": request_id, **error.headers}
     return Response(body, status_code=error.status, media_type=PROBLEM_JSON, headers=headers)
 

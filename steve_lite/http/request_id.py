@@ -1,4 +1,4 @@
-"""Request ids: the caller's ``X-Request-Id`` or a generated ``req_...``, echoed as ``Request-Id``."""
+"""Request ids: the caller's ``X-Request-Id`` or a generated ``req_...``; echoed as Request-Id."""
 
 from __future__ import annotations
 
@@ -74,4 +74,6 @@ async def add_response_headers(message: Message, scope: Scope) -> None:
 def add_headers_to_response(scope: Scope, headers: dict[str, str]) -> None:
     """Ask :func:`add_response_headers` to send ``headers`` with this request's response."""
     pending = scope.setdefault("state", {}).setdefault("steve_extra_headers", [])
-    pending.extend((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items())
+    pending.extend(
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    )

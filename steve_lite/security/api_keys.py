@@ -44,7 +44,9 @@ def is_well_formed(plaintext: str) -> bool:
     return KEY_PATTERN.fullmatch(plaintext) is not None
 
 
-def create_key(db: Database, *, company_id: str | None, name: str | None = None) -> tuple[dict[str, Any], str]:
+def create_key(
+    db: Database, *, company_id: str | None, name: str | None = None
+) -> tuple[dict[str, Any], str]:
     """Store a new key; return its row and the plaintext (shown once, never stored)."""
     plaintext = generate_key()
     row = {

@@ -78,7 +78,9 @@ class ApiKeyMiddleware(ASGIMiddleware):
         await next_app(scope, receive, send)
 
 
-def company_scoped(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+def company_scoped(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
     """Guard: legacy keys (no company) may only call handlers marked ``legacy_keys``."""
     key: ApiKey = connection.user
     if key.company_id is None and not handler.opt.get("legacy_keys"):

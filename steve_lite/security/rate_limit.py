@@ -27,7 +27,9 @@ class RateLimitState:
         return headers
 
 
-def hit(db: Database, *, key_id: str, bucket: str, limit: int, window: int, now: float) -> RateLimitState:
+def hit(
+    db: Database, *, key_id: str, bucket: str, limit: int, window: int, now: float
+) -> RateLimitState:
     """Count one request of ``key_id`` in ``bucket`` and say whether it is allowed."""
     window_start = int(now // window) * window
     count = db.execute(

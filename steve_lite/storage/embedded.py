@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -125,6 +125,14 @@ def identities_config(credentials: S3Credentials) -> str:
     return json.dumps({"identities": [identity]}, indent=2) + "\n"
 
 
+def remove_leftover_sockets(ports: Iterable[int]) -> None:
+    """Remove the unix sockets an exited weed left in /tmp (it names them after its ports)."""
+    for port in ports:
+        for grpc_or_http_port in (port, port + GRPC_PORT_OFFSET):
+            for path in Path("/tmp").glob(f"seaweedfs-*-{grpc_or_http_port}.sock"):
+                path.unlink(missing_ok=True)
+
+
 def die_with_parent_hook() -> Callable[[], None] | None:
     """A `preexec_fn` making the child receive SIGTERM when its parent dies (Linux only).
 
@@ -229,7 +237,7 @@ class EmbeddedS3:
         if self.is_running():
             raise EmbeddedS3Error(f"the embedded S3 server already runs (pid {self.pid})")
         weed = find_weed()
-        self._weed_dir.mkdir(parents=True, exist_ok=True)
+        self._weed_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         # weed mini reloads options saved by an earlier run: only this command line may count.
         (self._weed_dir / "mini.options").unlink(missing_ok=True)
         write_private_file(self._identities_path, identities_config(self._credentials))
@@ -254,20 +262,22 @@ class EmbeddedS3:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server: SIGTERM, then SIGKILL after `timeout` seconds. Safe to repeat."""
         process = self._process
-        if process is None or process.poll() is not None:
+        if process is None:
             return
-        self._stop_requested.set()
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process.poll() is None:
+            self._stop_requested.set()
+            process.terminate()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        remove_leftover_sockets(self.ports.values())
 
-    def watch(self, on_exit: Callable[[int], None]) -> None:
+    def watch(self, on_exit: Callable[[int], None]) -> threading.Thread:
         """Call `on_exit(returncode)` from a daemon thread if the running server exits on its own.
 
-        It does not fire for an exit that `stop()` asked for.
+        It does not fire for an exit that `stop()` asked for. Returns the watching thread.
         """
         process = self._process
         if process is None or process.poll() is not None:
@@ -279,7 +289,9 @@ class EmbeddedS3:
             if not stop_requested.is_set():
                 on_exit(returncode)
 
-        threading.Thread(target=wait_for_exit, name="embedded-s3-watch", daemon=True).start()
+        watcher = threading.Thread(target=wait_for_exit, name="embedded-s3-watch", daemon=True)
+        watcher.start()
+        return watcher
 
     def log_tail(self, since: int = 0) -> str:
         """The last lines the server wrote to its log (after byte offset `since`)."""
@@ -314,6 +326,7 @@ class EmbeddedS3:
             "-admin.ui=false",
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
+            "-volume.preStopSeconds=0",
             f"-s3.config={self._identities_path}",
             *(f"-{name}.port={port}" for name, port in self.ports.items()),
         ]

@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import ssl
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -88,7 +89,7 @@ def send_webhook(
     except httpcore.TimeoutException:
         return _failure(f"timed out after {float(timeout)}s")
     except httpcore.NetworkError as exc:
-        return _failure(_describe_network_error(exc))
+        return _failure(str(exc))
     except httpcore.ProtocolError as exc:
         return _failure(f"invalid response: {exc}")
     return _result_for_status(status, excerpt)
@@ -148,13 +149,14 @@ class PinnedBackend(httpcore.NetworkBackend):
         for address in self._addresses:
             remaining = _remaining(self._deadline, httpcore.ConnectTimeout)
             try:
-                stream = self._tcp.connect_tcp(
-                    address,
-                    port,
-                    timeout=remaining,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
+                with _short_network_errors():
+                    stream = self._tcp.connect_tcp(
+                        address,
+                        port,
+                        timeout=remaining,
+                        local_address=local_address,
+                        socket_options=socket_options,
+                    )
             except httpcore.ConnectError as exc:
                 last_error = exc
                 continue
@@ -171,11 +173,15 @@ class DeadlineStream(httpcore.NetworkStream):
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         """Read up to `max_bytes`, waiting no longer than the deadline allows."""
-        return self._stream.read(max_bytes, _remaining(self._deadline, httpcore.ReadTimeout))
+        remaining = _remaining(self._deadline, httpcore.ReadTimeout)
+        with _short_network_errors():
+            return self._stream.read(max_bytes, remaining)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         """Write `buffer`, waiting no longer than the deadline allows."""
-        self._stream.write(buffer, _remaining(self._deadline, httpcore.WriteTimeout))
+        remaining = _remaining(self._deadline, httpcore.WriteTimeout)
+        with _short_network_errors():
+            self._stream.write(buffer, remaining)
 
     def close(self) -> None:
         """Close the underlying stream."""
@@ -189,7 +195,8 @@ class DeadlineStream(httpcore.NetworkStream):
     ) -> httpcore.NetworkStream:
         """Upgrade to TLS for `server_hostname` (the URL's host), within the deadline."""
         remaining = _remaining(self._deadline, httpcore.ConnectTimeout)
-        tls = self._stream.start_tls(ssl_context, server_hostname, remaining)
+        with _short_network_errors():
+            tls = self._stream.start_tls(ssl_context, server_hostname, remaining)
         return DeadlineStream(tls, self._deadline)
 
     def get_extra_info(self, info: str) -> object:
@@ -216,8 +223,17 @@ def _read_excerpt(chunks: Iterable[bytes], limit: int) -> str:
     return bytes(data[:limit]).decode("utf-8", errors="replace")
 
 
-def _describe_network_error(exc: httpcore.NetworkError) -> str:
-    cause = exc.__cause__
+@contextmanager
+def _short_network_errors() -> Iterator[None]:
+    # httpcore's connection pool drops the OS-level cause of its errors ("from None"), so the
+    # short description is put in the message here, where the cause is still attached.
+    try:
+        yield
+    except httpcore.NetworkError as exc:
+        raise type(exc)(_describe_os_error(exc.__cause__)) from exc.__cause__
+
+
+def _describe_os_error(cause: BaseException | None) -> str:
     if isinstance(cause, ConnectionRefusedError):
         return "connection refused"
     if isinstance(cause, ConnectionResetError):
@@ -225,10 +241,10 @@ def _describe_network_error(exc: httpcore.NetworkError) -> str:
     if isinstance(cause, ssl.SSLCertVerificationError):
         return f"TLS certificate verification failed: {cause.verify_message}"
     if isinstance(cause, ssl.SSLError):
-        return f"TLS handshake failed: {cause.reason}"
+        return f"TLS handshake failed: {cause.reason or cause}"
     if isinstance(cause, OSError) and cause.strerror:
         return f"connection failed: {cause.strerror.lower()}"
-    return f"connection failed: {exc}"
+    return f"connection failed: {cause}" if cause else "connection failed"
 
 
 def _result_for_status(status: int, excerpt: str) -> SendResult:

@@ -19,7 +19,9 @@ class DefinitionFileError(ValueError):
 
 def key_line(text: str, key: str) -> int | None:
     """The first line (1-based) where ``key`` is written as a TOML or JSON key."""
-    pattern = re.compile(rf'^\s*(?:"{re.escape(key)}"\s*:|{re.escape(key)}\s*=|\[+\s*{re.escape(key)}\s*\]+)')
+    pattern = re.compile(
+        rf'^\s*(?:"{re.escape(key)}"\s*:|{re.escape(key)}\s*=|\[+\s*{re.escape(key)}\s*\]+)'
+    )
     for number, line in enumerate(text.splitlines(), start=1):
         if pattern.search(line):
             return number
@@ -58,4 +60,6 @@ def load_definition(path: Path) -> WorkflowDefinition:
             line = next((n for n in (key_line(text, k) for k in keys) if n is not None), None)
             where = f" (line {line})" if line else ""
             problems.append(f"  {location}{where}: {error['msg']}")
-        raise DefinitionFileError(f"{path}: invalid workflow definition:\n" + "\n".join(problems)) from None
+        raise DefinitionFileError(
+            f"{path}: invalid workflow definition:\n" + "\n".join(problems)
+        ) from None

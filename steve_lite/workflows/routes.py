@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get
+from litestar.params import FromPath
 
 from steve_lite.errors import NotFound
 from steve_lite.http.pagination import page, paginate
@@ -53,7 +54,7 @@ def assigned_or_404(request: Request[ApiKey, Any, Any], slug: str) -> dict[str, 
 
 
 @get("/workflows/{slug:str}")
-async def get_workflow(request: Request[ApiKey, Any, Any], slug: str) -> WorkflowSummary:
+async def get_workflow(request: Request[ApiKey, Any, Any], slug: FromPath[str]) -> WorkflowSummary:
     """The summary of the published version."""
     workflow = assigned_or_404(request, slug)
     definition = service.get_definition(
@@ -65,7 +66,7 @@ async def get_workflow(request: Request[ApiKey, Any, Any], slug: str) -> Workflo
 
 @get("/workflows/{slug:str}/versions/{version:int}")
 async def get_workflow_version(
-    request: Request[ApiKey, Any, Any], slug: str, version: int
+    request: Request[ApiKey, Any, Any], slug: FromPath[str], version: FromPath[int]
 ) -> WorkflowVersionJson:
     """The immutable contract of one version."""
     workflow = assigned_or_404(request, slug)

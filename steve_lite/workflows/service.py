@@ -39,7 +39,9 @@ def install_system_workflows(db: Database) -> list[str]:
     return created
 
 
-def publish(db: Database, definition: WorkflowDefinition, *, is_system: bool = False) -> dict[str, Any]:
+def publish(
+    db: Database, definition: WorkflowDefinition, *, is_system: bool = False
+) -> dict[str, Any]:
     """Store ``definition`` as the next immutable version of its workflow and publish it."""
     now = now_iso()
     with transaction(db):
@@ -174,4 +176,7 @@ def list_assigned(
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
-    return [{**dict(row), "definition": json.loads(row["definition"])} for row in db.execute(sql, params)]
+    return [
+        {**dict(row), "definition": json.loads(row["definition"])}
+        for row in db.execute(sql, params)
+    ]

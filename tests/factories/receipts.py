@@ -56,6 +56,7 @@ class ReceiptSpec:
     currency_mark: str = ""
     currency_position: str = "prefix"
     date_label: str = "Date:"
+    time_text: str = "14:32"
     total_label: str = "TOTAL"
     subtotal_label: str = "SUBTOTAL"
     tax_label: str = "TAX"
@@ -302,7 +303,7 @@ PROFILES = (
         amount_formats=("1,234.56",),
         date_formats=("dmy_slash", "d_mon_y"),
         date_labels=("Date:", "Bill Date:"),
-        total_labels=("GRAND TOTAL", "NET AMOUNT", "TOTAL"),
+        total_labels=("GRAND TOTAL", "TOTAL AMOUNT", "TOTAL"),
         subtotal_label="SUB TOTAL",
         tax_label="GST 5%",
         tax_rate=5,
@@ -400,6 +401,7 @@ def random_receipt_spec(seed: int) -> ReceiptSpec:
         currency_mark=mark,
         currency_position=position,
         date_label=rng.choice(profile.date_labels),
+        time_text=f"{rng.randint(7, 21):02d}:{rng.randint(0, 59):02d}",
         total_label=rng.choice(profile.total_labels),
         subtotal_label=profile.subtotal_label,
         tax_label=profile.tax_label,
@@ -485,7 +487,7 @@ def receipt_rows(spec: ReceiptSpec) -> list[Row]:
         Row(spec.phone, align=header_align),
         Row(f"{spec.tax_id_label} {spec.tax_id}", align=header_align),
         Row(""),
-        Row(f"{spec.date_label} {spec.date_text}".strip(), "14:32"),
+        Row(f"{spec.date_label} {spec.date_text}".strip(), spec.time_text),
         Row(f"{spec.receipt_label} {spec.receipt_number}"),
         Row("-" * 40, style="rule"),
     ]

@@ -1,0 +1,31 @@
+"""Shared fixtures: settings on temp dirs, migrated databases and live servers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from steve_lite.settings import Settings
+from tests.support.api import LiveApi, make_settings, open_database, start_live_api
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def db(settings: Settings) -> Database:
+    return open_database(settings)
+
+
+@pytest.fixture(scope="module")
+def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
+    """One real server per test module; tests isolate themselves with their own tenants."""
+    settings = make_settings(tmp_path_factory.mktemp("api"))
+    api, server = start_live_api(settings)
+    yield api
+    server.stop()

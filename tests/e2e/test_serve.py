@@ -1,0 +1,57 @@
+"""``steve-lite serve`` as real processes on free ports, over TCP."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import httpx
+
+from tests.support.cli import run_json
+from tests.support.processes import ServerProcess
+
+
+def make_key(data_dir: Path) -> str:
+    run_json(data_dir, "companies", "create", "E2E", "--slug", "e2e")
+    run_cli_assign = run_json(data_dir, "keys", "create", "--company", "e2e")
+    from tests.support.cli import run_cli
+
+    run_cli(data_dir, "workflows", "assign", "document-ocr", "--company", "e2e")
+    return run_cli_assign["key"]
+
+
+def test_serve_answers_over_tcp_and_stops_on_sigterm(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    key = make_key(data_dir)
+    server = ServerProcess(data_dir).wait_ready()
+    try:
+        response = httpx.get(
+            f"{server.url}/api/v1/workflows", headers={"Authorization": f"Bearer {key}"}
+        )
+        assert response.status_code == 200
+        assert [w["slug"] for w in response.json()["data"]] == ["document-ocr"]
+        assert httpx.get(f"{server.url}/readyz").status_code == 200
+    finally:
+        code = server.stop(signal.SIGTERM)
+    assert code == 0
+    assert "Traceback" not in server.output()
+
+
+def test_two_processes_share_one_rate_limit_bucket(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    key = make_key(data_dir)
+    env = {"STEVE_RATE_LIMIT_READ": "6", "STEVE_RATE_LIMIT_WINDOW_SECONDS": "3600"}
+    first = ServerProcess(data_dir, **env).wait_ready()
+    second = ServerProcess(data_dir, **env).wait_ready()
+    headers = {"Authorization": f"Bearer {key}"}
+    try:
+        statuses = []
+        for i in range(8):
+            server = first if i % 2 == 0 else second
+            statuses.append(
+                httpx.get(f"{server.url}/api/v1/workflows", headers=headers).status_code
+            )
+    finally:
+        first.stop()
+        second.stop()
+    assert statuses == [200] * 6 + [429, 429]

@@ -1,0 +1,108 @@
+"""Conventions of every route: request ids, problem documents, camelCase, CORS, OpenAPI."""
+
+from __future__ import annotations
+
+import re
+
+from tests.support.api import LiveApi
+
+CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$|^\$schema$")
+
+
+def test_request_id_is_echoed_or_generated(live_api: LiveApi) -> None:
+    tenant = live_api.tenant()
+    with live_api.client(tenant) as client:
+        echoed = client.get("/api/v1/workflows", headers={"X-Request-Id": "trace-42 abc"})
+        generated = client.get("/api/v1/workflows")
+        longest = client.get("/api/v1/workflows", headers={"X-Request-Id": "x" * 128})
+        too_long = client.get("/api/v1/workflows", headers={"X-Request-Id": "x" * 129})
+    assert echoed.headers["request-id"] == "trace-42 abc"
+    assert re.fullmatch(r"req_[0-9a-f]{24}", generated.headers["request-id"])
+    assert longest.status_code == 200
+    assert too_long.status_code == 400
+    body = too_long.json()
+    assert body["type"].endswith("/bad-request")
+    assert "X-Request-Id" in body["detail"]
+    assert body["requestId"] == too_long.headers["request-id"] != "x" * 129
+
+
+def test_unknown_route_and_wrong_method_are_problems(live_api: LiveApi) -> None:
+    with live_api.client() as client:
+        unknown = client.get("/nope", headers={"X-Request-Id": "abc"})
+        wrong = client.delete("/healthz")
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == "application/problem+json"
+    assert unknown.json() == {
+        "type": "https://docs.steve.openloyalty.io/errors/not-found",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "no route matches GET /nope",
+        "instance": "/nope",
+        "requestId": "abc",
+    }
+    assert wrong.status_code == 405
+    assert wrong.json()["type"].endswith("/method-not-allowed")
+
+
+def test_cors_on_api_routes(live_api: LiveApi) -> None:
+    tenant = live_api.tenant()
+    with live_api.client(tenant) as client:
+        response = client.get("/api/v1/workflows", headers={"Origin": "https://app.example"})
+        preflight = client.options(
+            "/api/v1/workflows",
+            headers={
+                "Origin": "https://app.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type",
+            },
+        )
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert preflight.status_code in (200, 204)
+    assert preflight.headers["access-control-allow-origin"] == "*"
+
+
+def all_keys(value: object) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in all_keys(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in all_keys(v)}
+    return set()
+
+
+def test_responses_and_openapi_are_camel_case(live_api: LiveApi) -> None:
+    tenant = live_api.tenant()
+    with live_api.client(tenant) as client:
+        listing = client.get("/api/v1/workflows").json()
+        version = client.get("/api/v1/workflows/receipt-ocr/versions/1").json()
+        schema = client.get("/openapi.json").json()
+    for key in all_keys(listing) | all_keys(version["workflow"]) | {"outputSchema", *version}:
+        assert CAMEL.match(key), key
+    properties = {
+        name
+        for component in schema["components"]["schemas"].values()
+        for name in component.get("properties", {})
+    }
+    assert {"publishedVersion", "contractUrl", "nextCursor", "hasMore"} <= properties
+    assert all(CAMEL.match(name) for name in properties), properties
+    assert "/api/v1/workflows/{slug}" in schema["paths"]
+
+
+def test_docs_page_uses_no_cdn(live_api: LiveApi) -> None:
+    with live_api.client() as client:
+        page = client.get("/docs")
+        assert page.status_code == 200
+        assert "http://" not in page.text and "https://" not in page.text.split("<body>")[0]
+        scripts = re.findall(r'src="([^"]+)"', page.text)
+        assert scripts
+        for src in scripts:
+            assert src.startswith("/docs/static/")
+            assert client.get(src).status_code == 200
+
+
+def test_health_and_metrics(live_api: LiveApi) -> None:
+    with live_api.client() as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        ready = client.get("/readyz")
+        metrics = client.get("/metrics")
+    assert ready.status_code == 200 and ready.json()["checks"]["database"] is True
+    assert "steve_uptime_seconds" in metrics.text

@@ -1,0 +1,79 @@
+"""Test helpers: settings on temp dirs, migrated databases, tenants and live API servers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlite_utils import Database
+
+from steve_lite import db as database
+from steve_lite.app import create_app
+from steve_lite.bootstrap import prepare_database
+from steve_lite.companies.service import create_company
+from steve_lite.ids import new_id
+from steve_lite.security.api_keys import create_key
+from steve_lite.settings import Settings
+from steve_lite.workflows.service import assign_all_system
+from tests.support.servers import ThreadedServer
+
+
+def make_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """Settings for a test: its own data dir, nothing read from a developer's STEVE_* env."""
+    defaults: dict[str, Any] = {"data_dir": data_dir, "run_worker": False, "workers": 1}
+    return Settings(**{**defaults, **overrides})
+
+
+def open_database(settings: Settings) -> Database:
+    db = database.connect(settings.database_path)
+    prepare_database(db)
+    return db
+
+
+@dataclass
+class Tenant:
+    """A company with every system workflow and one API key."""
+
+    company: dict[str, Any]
+    key_id: str
+    key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+def make_tenant(db: Database, *, workflows: bool = True) -> Tenant:
+    slug = new_id("t", 4).replace("_", "-")
+    company = create_company(db, f"Company {slug}", slug)
+    if workflows:
+        assign_all_system(db, company["id"])
+    row, key = create_key(db, company_id=company["id"])
+    return Tenant(company=company, key_id=row["id"], key=key)
+
+
+@dataclass
+class LiveApi:
+    """A real server on a free port, its settings and its database."""
+
+    url: str
+    settings: Settings
+    db: Database
+
+    def tenant(self, **kwargs: Any) -> Tenant:
+        return make_tenant(self.db, **kwargs)
+
+    def client(self, tenant: Tenant | None = None, **kwargs: Any) -> httpx.Client:
+        headers = tenant.headers if tenant else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kwargs)
+
+
+def start_live_api(settings: Settings, **state: Any) -> tuple[LiveApi, ThreadedServer]:
+    db = open_database(settings)
+    server = ThreadedServer(
+        create_app(settings, db=database.connect(settings.database_path), **state)
+    )
+    server.start()
+    return LiveApi(url=server.url, settings=settings, db=db), server
