@@ -21,6 +21,7 @@ from steve_lite.health import ROUTES as HEALTH_ROUTES
 from steve_lite.http.problems import EXCEPTION_HANDLERS
 from steve_lite.http.request_id import RequestIdMiddleware, add_response_headers
 from steve_lite.security.auth import ApiKeyMiddleware, company_scoped
+from steve_lite.sessions.routes import ROUTES as SESSION_ROUTES
 from steve_lite.settings import Settings
 from steve_lite.workflows.routes import ROUTES as WORKFLOW_ROUTES
 
@@ -32,7 +33,7 @@ def api_router() -> Router:
     """Every ``/api/v1`` route, behind key authentication, rate limits and the company guard."""
     return Router(
         path="/api/v1",
-        route_handlers=[*COMPANY_ROUTES, *WORKFLOW_ROUTES],
+        route_handlers=[*COMPANY_ROUTES, *WORKFLOW_ROUTES, *SESSION_ROUTES],
         middleware=[ApiKeyMiddleware()],
         guards=[company_scoped],
         security=[{"apiKey": []}],

@@ -9,7 +9,10 @@ import pytest
 from sqlite_utils import Database
 
 from steve_lite.settings import Settings
+from steve_lite.storage.embedded import EmbeddedS3
 from tests.support.api import LiveApi, make_settings, open_database, start_live_api
+
+pytest_plugins = ["tests.fixtures.s3", "tests.fixtures.receiver"]
 
 
 @pytest.fixture
@@ -23,9 +26,11 @@ def db(settings: Settings) -> Database:
 
 
 @pytest.fixture(scope="module")
-def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
+def live_api(
+    tmp_path_factory: pytest.TempPathFactory, embedded_s3: EmbeddedS3
+) -> Iterator[LiveApi]:
     """One real server per test module; tests isolate themselves with their own tenants."""
     settings = make_settings(tmp_path_factory.mktemp("api"))
-    api, server = start_live_api(settings)
+    api, server = start_live_api(settings, embedded_s3)
     yield api
     server.stop()

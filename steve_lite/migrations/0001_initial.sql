@@ -68,6 +68,7 @@ CREATE TABLE sessions (
     submitted_at TEXT,
     processed_at TEXT,
     lease_until TEXT,
+    objects_purged_at TEXT,
     UNIQUE (api_key_id, client_submission_id)
 );
 CREATE INDEX sessions_state_expiry ON sessions(state, expires_at);

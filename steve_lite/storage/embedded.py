@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from steve_lite.storage.s3 import ObjectStorage, StorageError
+from minio.helpers import check_bucket_name
+
+from steve_lite.storage.s3 import ObjectStorage
 
 COMPONENTS = ("s3", "filer", "master", "volume", "admin")
 GRPC_PORT_OFFSET = 10_000
@@ -163,7 +165,8 @@ class EmbeddedS3:
         ports: Mapping[str, int] | None = None,
     ) -> None:
         """Ports left at 0 are picked now and kept for the life of this object."""
-        requested = {name: 0 for name in COMPONENTS} | dict(ports or {})
+        check_bucket_name(bucket, strict=True)
+        requested = dict.fromkeys(COMPONENTS, 0) | dict(ports or {})
         if s3_port:
             requested["s3"] = s3_port
         unknown = set(requested) - set(COMPONENTS)
@@ -233,7 +236,7 @@ class EmbeddedS3:
         )
 
     def start(self, timeout: float = 30.0) -> None:
-        """Start the server and return once its S3 endpoint answers and the bucket exists."""
+        """Start the server (it creates the bucket) and return once the bucket answers."""
         if self.is_running():
             raise EmbeddedS3Error(f"the embedded S3 server already runs (pid {self.pid})")
         weed = find_weed()
@@ -328,29 +331,27 @@ class EmbeddedS3:
             "-s3.port.lance=0",
             "-volume.preStopSeconds=0",
             f"-s3.config={self._identities_path}",
+            f"-bucket={self.bucket}",
             *(f"-{name}.port={port}" for name, port in self.ports.items()),
         ]
 
     def _wait_until_ready(
-        self, process: "subprocess.Popen[bytes]", timeout: float, log_start: int
+        self, process: subprocess.Popen[bytes], timeout: float, log_start: int
     ) -> None:
         """Poll until the S3 endpoint answers and the bucket exists, or fail with the log tail."""
         storage = self.storage()
         deadline = time.monotonic() + timeout
-        while True:
+        while not storage.ping():  # short timeouts: a dying or silent server cannot stall this
             returncode = process.poll()
             if returncode is not None:
                 raise EmbeddedS3Error(
                     f"weed mini exited with code {returncode} while starting; "
                     f"its log ({self.log_path}) ends with:\n{self.log_tail(log_start)}"
                 )
-            try:
-                storage.ensure_bucket()
-                return
-            except StorageError:
-                if time.monotonic() > deadline:
-                    raise EmbeddedS3Error(
-                        f"weed mini did not serve S3 on {self.endpoint} within {timeout:g} s; "
-                        f"its log ({self.log_path}) ends with:\n{self.log_tail(log_start)}"
-                    ) from None
+            if time.monotonic() > deadline:
+                raise EmbeddedS3Error(
+                    f"weed mini did not serve bucket {self.bucket!r} on {self.endpoint} within "
+                    f"{timeout:g} s; its log ({self.log_path}) ends with:\n"
+                    f"{self.log_tail(log_start)}"
+                )
             time.sleep(0.1)

@@ -257,7 +257,15 @@ PROFILES = (
         merchants=("Trattoria Da Mario", "Panificio Rossi", "Caffè Centrale"),
         addresses=("Via Roma 21, Milano", "Piazza Garibaldi 4, Torino"),
         phones=("Tel. 02 8765 4321",),
-        items=("Caffè espresso", "Cornetto", "Pizza margherita", "Acqua frizzante", "Tiramisù"),
+        items=(
+            "Caffè espresso",
+            "Cornetto",
+            "Pizza margherita",
+            "Acqua frizzante",
+            "Tiramisù",
+            "Panino",
+            "Aranciata",
+        ),
     ),
     Profile(
         currency="CHF",
@@ -371,7 +379,7 @@ PROFILES = (
         merchants=("Nørrebro Bageri", "Havnens Fiskehus"),
         addresses=("Nørrebrogade 40, København",),
         phones=("Tlf. 33 12 34 56",),
-        items=("Rugbrød", "Wienerbrød", "Kaffe", "Smørrebrød", "Æblejuice"),
+        items=("Rugbrød", "Wienerbrød", "Kaffe", "Smørrebrød", "Æblejuice", "Leverpostej", "Ost"),
     ),
 )
 

@@ -96,7 +96,8 @@ def test_publish_creates_immutable_versions(tmp_path: Path) -> None:
     db = database.connect(tmp_path / "steve.db")
     assert (
         db.execute(
-            "SELECT COUNT(*) FROM workflow_versions v JOIN workflows w ON w.id = v.workflow_id WHERE w.slug = 'my-flow'"
+            "SELECT COUNT(*) FROM workflow_versions v "
+            "JOIN workflows w ON w.id = v.workflow_id WHERE w.slug = 'my-flow'"
         ).fetchone()[0]
         == 2
     )

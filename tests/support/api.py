@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from steve_lite.companies.service import create_company
 from steve_lite.ids import new_id
 from steve_lite.security.api_keys import create_key
 from steve_lite.settings import Settings
+from steve_lite.storage.embedded import EmbeddedS3
+from steve_lite.storage.s3 import ObjectStorage
 from steve_lite.workflows.service import assign_all_system
 from tests.support.servers import ThreadedServer
 
@@ -61,6 +64,7 @@ class LiveApi:
     url: str
     settings: Settings
     db: Database
+    storage: ObjectStorage
 
     def tenant(self, **kwargs: Any) -> Tenant:
         return make_tenant(self.db, **kwargs)
@@ -70,10 +74,15 @@ class LiveApi:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kwargs)
 
 
-def start_live_api(settings: Settings, **state: Any) -> tuple[LiveApi, ThreadedServer]:
+def start_live_api(
+    settings: Settings, s3: EmbeddedS3, **state: Any
+) -> tuple[LiveApi, ThreadedServer]:
+    """Serve the app for ``settings`` with a fresh bucket on the embedded S3 server."""
     db = open_database(settings)
-    server = ThreadedServer(
-        create_app(settings, db=database.connect(settings.database_path), **state)
+    storage = s3.storage(bucket=f"test-{uuid.uuid4().hex[:20]}")
+    storage.ensure_bucket()
+    app = create_app(
+        settings, db=database.connect(settings.database_path), storage=storage, **state
     )
-    server.start()
-    return LiveApi(url=server.url, settings=settings, db=db), server
+    server = ThreadedServer(app).start()
+    return LiveApi(url=server.url, settings=settings, db=db, storage=storage), server

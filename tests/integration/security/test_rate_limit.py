@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from steve_lite.storage.embedded import EmbeddedS3
 from tests.support.api import LiveApi, make_settings, start_live_api
 
 
 @pytest.fixture
-def tight_api(tmp_path: Path) -> Iterator[LiveApi]:
+def tight_api(tmp_path: Path, embedded_s3: EmbeddedS3) -> Iterator[LiveApi]:
     settings = make_settings(tmp_path, rate_limit_read=3, rate_limit_window_seconds=2)
-    api, server = start_live_api(settings)
+    api, server = start_live_api(settings, embedded_s3)
     yield api
     server.stop()
 

@@ -20,8 +20,6 @@ from steve_lite.storage.s3 import (
     StorageError,
 )
 
-pytest_plugins = ["tests.fixtures.s3"]
-
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 TEN_MINUTES = timedelta(minutes=10)
 

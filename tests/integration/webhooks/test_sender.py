@@ -16,8 +16,6 @@ from steve_lite.webhooks.sender import SendResult, probe_webhook, send_webhook
 from steve_lite.webhooks.signing import signature_headers
 from tests.fixtures.receiver import ScriptedResponse, WebhookReceiver
 
-pytest_plugins = ["tests.fixtures.receiver"]
-
 BODY = b'{"eventId":"evt_1","eventType":"session.completed","state":"completed"}'
 SECRET_HEX = "5f" * 32
 HEADERS = signature_headers(

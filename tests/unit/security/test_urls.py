@@ -231,7 +231,7 @@ def test_empty_and_invalid_resolver_answers_are_refused() -> None:
         resolve_checked("public.example", 443, allow_private=True, resolver=lambda h, p: ["x"])
 
 
-def test_default_resolver_resolves_localhost_to_loopback_only() -> None:
+def test_default_resolver_answers_are_checked_too() -> None:
     # "localhost" is answered from /etc/hosts (no DNS traffic) and must then be refused.
     with pytest.raises(UrlRejected, match="address not allowed"):
         resolve_checked("localhost", 80, allow_private=False)

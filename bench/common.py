@@ -1,0 +1,271 @@
+"""Helpers shared by the benchmarks: servers as subprocesses, the CLI, wrk, result tables.
+
+Every server listens on 127.0.0.1 only, and every load generator targets it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HOST = "127.0.0.1"
+BIN_DIR = Path(sys.executable).parent
+STEVE_LITE = str(BIN_DIR / "steve-lite")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def steve_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The inherited environment without any ``STEVE_*``, plus ``STEVE_DATA_DIR`` and ``extra``."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("STEVE_")}
+    env["STEVE_DATA_DIR"] = str(data_dir)
+    env.update(extra)
+    return env
+
+
+def steve_cli(data_dir: Path, *args: str) -> str:
+    """Run ``steve-lite ARGS`` against ``data_dir`` and return its stdout; raise on failure."""
+    done = subprocess.run(
+        [STEVE_LITE, *args], env=steve_env(data_dir), capture_output=True, text=True, timeout=60
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"steve-lite {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def steve_cli_json(data_dir: Path, *args: str) -> Any:
+    """Run ``steve-lite ARGS --json`` and parse the one JSON object it prints."""
+    return json.loads(steve_cli(data_dir, *args, "--json"))
+
+
+def create_company_key(data_dir: Path, slug: str, workflows: list[str]) -> str:
+    """Create company ``slug``, assign ``workflows`` to it and return a new API key."""
+    steve_cli_json(data_dir, "companies", "create", slug.title(), "--slug", slug)
+    for workflow in workflows:
+        steve_cli(data_dir, "workflows", "assign", workflow, "--company", slug)
+    return str(steve_cli_json(data_dir, "keys", "create", "--company", slug)["key"])
+
+
+class Server:
+    """A server subprocess on ``port``, its output in ``log_path``, stopped with SIGTERM."""
+
+    def __init__(
+        self, name: str, argv: list[str], port: int, env: dict[str, str], log_path: Path
+    ) -> None:
+        self.name = name
+        self.port = port
+        self.url = f"http://{HOST}:{port}"
+        self.log_path = log_path
+        self._log = log_path.open("w")
+        self.process = subprocess.Popen(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def wait_ready(self, path: str = "/healthz", timeout: float = 60) -> Server:
+        """Poll ``path`` until it answers 200; raise if the process dies or time runs out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early:\n{self.output()}")
+            try:
+                if httpx.get(self.url + path, timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} not ready in {timeout} s:\n{self.output()}")
+
+    def output(self) -> str:
+        """Everything the server printed so far."""
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text()
+
+    def stop(self, timeout: float = 15) -> int:
+        """SIGTERM, wait, SIGKILL if it hangs; return the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_steve(data_dir: Path, **env: str) -> Server:
+    """``steve-lite serve`` on a free port with ``data_dir`` and extra ``STEVE_*`` settings."""
+    port = free_port()
+    return Server(
+        "steve-lite",
+        [STEVE_LITE, "serve"],
+        port,
+        steve_env(data_dir, STEVE_PORT=str(port), **env),
+        data_dir.parent / f"steve-lite-{port}.log",
+    )
+
+
+def start_python(name: str, code: str, args: list[str], log_dir: Path) -> Server:
+    """``python -c CODE PORT ARGS...`` on a free port (the code reads its port from argv[1])."""
+    port = free_port()
+    env = {name: value for name, value in os.environ.items() if not name.startswith("STEVE_")}
+    return Server(
+        name,
+        [sys.executable, "-c", code, str(port), *args],
+        port,
+        env,
+        log_dir / f"{name}-{port}.log",
+    )
+
+
+# ---------------------------------------------------------------- wrk
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    """What one wrk run measured."""
+
+    requests: int
+    requests_per_sec: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx_3xx: int
+    socket_errors: int
+
+    @property
+    def failed(self) -> int:
+        """Requests that got an error status or a socket error."""
+        return self.non_2xx_3xx + self.socket_errors
+
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+
+
+def _to_ms(text: str) -> float:
+    """wrk's ``512.00us`` / ``4.31ms`` / ``1.02s`` as milliseconds."""
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
+    if match is None:
+        raise ValueError(f"unexpected wrk duration {text!r}")
+    return float(match[1]) * _UNITS_MS[match[2]]
+
+
+def parse_wrk(output: str) -> WrkResult:
+    """Parse ``wrk --latency`` output."""
+
+    def find(pattern: str) -> re.Match[str] | None:
+        return re.search(pattern, output, re.MULTILINE)
+
+    total = find(r"^\s*(\d+) requests in ")
+    rate = find(r"^Requests/sec:\s*([\d.]+)")
+    p50 = find(r"^\s*50(?:\.0+)?%\s+(\S+)")
+    p99 = find(r"^\s*99(?:\.0+)?%\s+(\S+)")
+    if not (total and rate and p50 and p99):
+        raise ValueError(f"cannot parse wrk output:\n{output}")
+    non_2xx = find(r"^\s*Non-2xx or 3xx responses:\s*(\d+)")
+    sockets = find(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+    return WrkResult(
+        requests=int(total[1]),
+        requests_per_sec=float(rate[1]),
+        p50_ms=_to_ms(p50[1]),
+        p99_ms=_to_ms(p99[1]),
+        non_2xx_3xx=int(non_2xx[1]) if non_2xx else 0,
+        socket_errors=sum(int(n) for n in sockets.groups()) if sockets else 0,
+    )
+
+
+def require_wrk() -> str:
+    """The path of ``wrk``; print how to install it and exit 2 when it is missing."""
+    path = shutil.which("wrk")
+    if path is None:
+        print(
+            "wrk is not installed. Install it (Debian): apt-get update && apt-get install -y wrk",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+    return path
+
+
+def run_wrk(
+    url: str,
+    *,
+    duration: float = 10,
+    connections: int = 32,
+    threads: int = 2,
+    headers: dict[str, str] | None = None,
+) -> WrkResult:
+    """Load ``url`` with wrk (keep-alive connections) and return the parsed figures."""
+    argv = [require_wrk(), f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "--latency"]
+    for name, value in (headers or {}).items():
+        argv += ["-H", f"{name}: {value}"]
+    done = subprocess.run(
+        [*argv, url], capture_output=True, text=True, timeout=duration + 30, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+    return parse_wrk(done.stdout)
+
+
+def median_result(results: list[WrkResult]) -> WrkResult:
+    """Median of each figure; failures are summed, since any failure counts."""
+    return WrkResult(
+        requests=sum(r.requests for r in results),
+        requests_per_sec=statistics.median(r.requests_per_sec for r in results),
+        p50_ms=statistics.median(r.p50_ms for r in results),
+        p99_ms=statistics.median(r.p99_ms for r in results),
+        non_2xx_3xx=sum(r.non_2xx_3xx for r in results),
+        socket_errors=sum(r.socket_errors for r in results),
+    )
+
+
+# ---------------------------------------------------------------- output
+
+
+def print_table(headers: list[str], rows: list[list[str]]) -> None:
+    """Print a plain text table, first column left-aligned, the others right-aligned."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        first, *rest = (str(cell) for cell in cells)
+        parts = [first.ljust(widths[0])]
+        parts += [cell.rjust(width) for cell, width in zip(rest, widths[1:], strict=True)]
+        return "  ".join(parts)
+
+    print(line(headers))
+    print("  ".join("-" * width for width in widths))
+    for row in rows:
+        print(line(row))
+
+
+def machine_note() -> str:
+    """One line about the CPUs the load generator and the servers share."""
+    return (
+        f"CPUs: {os.cpu_count()} (wrk runs on the same machine and shares them with the server, "
+        "so absolute figures are lower than on a dedicated box; compare ratios)"
+    )

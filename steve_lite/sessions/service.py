@@ -1,0 +1,423 @@
+"""Upload sessions: create (idempotently), submit after checking the uploads, expire."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import anyio
+from sqlite_utils import Database
+
+from steve_lite.clock import now_iso, parse_iso, to_iso, utcnow
+from steve_lite.db import transaction
+from steve_lite.errors import (
+    Conflict,
+    FieldError,
+    FilesMissing,
+    Gone,
+    NotFound,
+    SubmitConflict,
+    ValidationFailed,
+)
+from steve_lite.ids import new_id
+from steve_lite.processing.images import sniff_format
+from steve_lite.security.api_keys import ApiKey
+from steve_lite.security.urls import UrlRejected, validate_webhook_url
+from steve_lite.sessions.schemas import SessionCreate
+from steve_lite.settings import Settings
+from steve_lite.storage.s3 import ObjectHead, ObjectStorage
+from steve_lite.submissions.events import append_event
+from steve_lite.workflows.schemas import FORMATS, UploadContract, WorkflowDefinition
+from steve_lite.workflows.service import find_assigned, get_definition
+
+EXPIRED_REASON = "session expired"
+
+
+@dataclass(frozen=True)
+class SessionContext:
+    """What the session services need from the outside world."""
+
+    db: Database
+    storage: ObjectStorage
+    settings: Settings
+
+
+def object_key(company_id: str, session_id: str, file_index: int) -> str:
+    """Derived from ids only, never from caller input."""
+    return f"companies/{company_id}/sessions/{session_id}/{file_index}"
+
+
+def fingerprint(slug: str, body: SessionCreate) -> str:
+    """What makes two creates "the same" for idempotency: workflow, fileCount, contentTypes."""
+    canonical = json.dumps([slug, body.file_count, body.content_types], separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def check_against_workflow(
+    body: SessionCreate, upload: UploadContract, settings: Settings
+) -> list[FieldError]:
+    """The rules that need the published version and the settings."""
+    errors = []
+    if not upload.min_files <= body.file_count <= upload.max_files:
+        errors.append(
+            FieldError(
+                "fileCount",
+                f"must be between {upload.min_files} and {upload.max_files}",
+                "out_of_range",
+            )
+        )
+    if len(body.content_types) != body.file_count:
+        errors.append(
+            FieldError(
+                "contentTypes",
+                f"must list one content type per file ({body.file_count})",
+                "length_mismatch",
+            )
+        )
+    for index, content_type in enumerate(body.content_types):
+        if content_type not in upload.accepted_formats:
+            errors.append(
+                FieldError(
+                    f"contentTypes[{index}]",
+                    f"must be one of {', '.join(upload.accepted_formats)}",
+                    "unsupported_format",
+                )
+            )
+    if body.webhook_url is not None:
+        try:
+            validate_webhook_url(body.webhook_url, allow_private=settings.webhook_allow_private)
+        except UrlRejected as exc:
+            errors.append(FieldError("webhookUrl", str(exc), "url_rejected"))
+    return errors
+
+
+def published_definition(
+    db: Database, slug: str, company_id: str
+) -> tuple[dict[str, Any], WorkflowDefinition]:
+    """The assigned workflow and its published definition, or 404."""
+    workflow = find_assigned(db, slug, company_id)
+    if workflow is None:
+        raise NotFound(f"workflow {slug!r} not found")
+    definition = get_definition(db, workflow["id"], workflow["published_version"])
+    assert definition is not None
+    return workflow, definition
+
+
+def is_past_ttl(session: dict[str, Any]) -> bool:
+    return session["state"] == "pending" and parse_iso(session["expires_at"]) <= utcnow()
+
+
+def create_session(
+    ctx: SessionContext, key: ApiKey, slug: str, body: SessionCreate
+) -> tuple[dict[str, Any], bool]:
+    """Create a session and its submission, or replay an identical pending one.
+
+    Returns the answer and whether it was newly created (201) or replayed (200).
+    """
+    db, settings = ctx.db, ctx.settings
+    workflow, definition = published_definition(db, slug, key.company_id)
+    errors = check_against_workflow(body, definition.upload, settings)
+    if errors:
+        raise ValidationFailed(
+            "the request body is invalid: " + ", ".join(e.field for e in errors), errors=errors
+        )
+    print_ = fingerprint(slug, body)
+    expires_at = to_iso(utcnow() + timedelta(seconds=settings.session_ttl_seconds))
+    with transaction(db):
+        existing = db.execute(
+            "SELECT s.*, sub.id AS submission_id, sub.status AS submission_status "
+            "FROM sessions s JOIN submissions sub ON sub.session_id = s.id "
+            "WHERE s.api_key_id = ? AND s.client_submission_id = ?",
+            [key.id, body.client_submission_id],
+        ).fetchone()
+        if existing is None:
+            session = insert_session(db, key, workflow, definition, body, print_, expires_at)
+            created = True
+        else:
+            session = dict(existing)
+            check_replay(session, print_)
+            created = False
+    return session_answer(ctx, session, definition), created
+
+
+def check_replay(session: dict[str, Any], print_: str) -> None:
+    """Replay only an identical create of a pending, unexpired session; else 409."""
+    state = "expired" if is_past_ttl(session) else session["state"]
+    if session["fingerprint"] != print_:
+        raise Conflict(
+            f"clientSubmissionId was already used for session {session['id']} (state {state}) "
+            "with a different workflow, fileCount or contentTypes"
+        )
+    if state != "pending":
+        raise Conflict(
+            f"clientSubmissionId was already used for session {session['id']}, which is {state}"
+        )
+
+
+def insert_session(
+    db: Database,
+    key: ApiKey,
+    workflow: dict[str, Any],
+    definition: WorkflowDefinition,
+    body: SessionCreate,
+    print_: str,
+    expires_at: str,
+) -> dict[str, Any]:
+    """Insert the session, its file slots and its submission (status ``created``)."""
+    assert key.company_id is not None
+    now = now_iso()
+    session = {
+        "id": new_id("ses"),
+        "company_id": key.company_id,
+        "api_key_id": key.id,
+        "workflow_id": workflow["id"],
+        "workflow_version": workflow["published_version"],
+        "client_submission_id": body.client_submission_id,
+        "fingerprint": print_,
+        "state": "pending",
+        "file_count": body.file_count,
+        "webhook_url": body.webhook_url,
+        "metadata": json.dumps(body.metadata) if body.metadata is not None else None,
+        "external_user": (
+            body.external_user.model_dump_json(by_alias=True) if body.external_user else None
+        ),
+        "created_at": now,
+        "expires_at": expires_at,
+    }
+    db["sessions"].insert(session)
+    db["session_files"].insert_all(
+        {
+            "session_id": session["id"],
+            "file_index": index,
+            "label": definition.upload.label_for(index),
+            "content_type": content_type,
+            "object_key": object_key(key.company_id, session["id"], index),
+        }
+        for index, content_type in enumerate(body.content_types)
+    )
+    submission_id = new_id("sub")
+    db.execute(
+        "INSERT INTO submissions (id, seq, session_id, company_id, workflow_id, workflow_version, "
+        "status, created_at, updated_at) VALUES (?, "
+        "(SELECT COALESCE(MAX(seq), 0) + 1 FROM submissions), ?, ?, ?, ?, 'created', ?, ?)",
+        [
+            submission_id,
+            session["id"],
+            key.company_id,
+            workflow["id"],
+            workflow["published_version"],
+            now,
+            now,
+        ],
+    )
+    append_event(db, submission_id, "created", actor=key.id, data={"sessionId": session["id"]})
+    return {**session, "submission_id": submission_id, "submission_status": "created"}
+
+
+def session_files(db: Database, session_id: str) -> list[dict[str, Any]]:
+    rows = db.execute(
+        "SELECT * FROM session_files WHERE session_id = ? ORDER BY file_index", [session_id]
+    )
+    return [dict(row) for row in rows]
+
+
+def session_answer(
+    ctx: SessionContext, session: dict[str, Any], definition: WorkflowDefinition
+) -> dict[str, Any]:
+    """The create answer, with freshly signed upload URLs."""
+    ttl = timedelta(seconds=ctx.settings.upload_url_ttl_seconds)
+    urls_expire = min(utcnow() + ttl, parse_iso(session["expires_at"]))
+    upload_urls = []
+    for file in session_files(ctx.db, session["id"]):
+        key = file["object_key"]
+        upload_urls.append(
+            {
+                "fileIndex": file["file_index"],
+                "uploadUrl": ctx.storage.presign_put(key, ttl),
+                "r2Url": ctx.storage.object_url(key),
+                "method": "PUT",
+                "contentType": file["content_type"],
+                "label": file["label"],
+                "headers": {"Content-Type": file["content_type"]},
+            }
+        )
+    return {
+        "sessionId": session["id"],
+        "submissionId": session["submission_id"],
+        "state": "pending",
+        "submissionStatus": session["submission_status"],
+        "workflow": {"slug": definition.slug, "version": session["workflow_version"]},
+        "uploadUrls": upload_urls,
+        "expiresAt": session["expires_at"],
+        "uploadUrlsExpireAt": to_iso(urls_expire),
+    }
+
+
+# ---------------------------------------------------------------- submit
+
+
+def load_own_session(db: Database, key: ApiKey, session_id: str) -> dict[str, Any] | None:
+    """The session when ``key`` created it (sessions are visible to their key only)."""
+    row = db.execute(
+        "SELECT s.*, w.slug AS workflow_slug, sub.id AS submission_id, "
+        "sub.status AS submission_status FROM sessions s "
+        "JOIN workflows w ON w.id = s.workflow_id "
+        "JOIN submissions sub ON sub.session_id = s.id "
+        "WHERE s.id = ? AND s.api_key_id = ?",
+        [session_id, key.id],
+    ).fetchone()
+    return dict(row) if row else None
+
+
+def expire_session(db: Database, session_id: str) -> bool:
+    """Mark a pending session ``expired`` and cancel its submission; False if not pending."""
+    with transaction(db):
+        cursor = db.execute(
+            "UPDATE sessions SET state = 'expired' WHERE id = ? AND state = 'pending'", [session_id]
+        )
+        if cursor.rowcount != 1:
+            return False
+        submission_id = db.execute(
+            "SELECT id FROM submissions WHERE session_id = ?", [session_id]
+        ).fetchone()[0]
+        db.execute(
+            "UPDATE submissions SET status = 'cancelled', cancel_reason = ?, updated_at = ? "
+            "WHERE id = ?",
+            [EXPIRED_REASON, now_iso(), submission_id],
+        )
+        append_event(db, submission_id, "cancelled", data={"reason": EXPIRED_REASON})
+    return True
+
+
+def check_submittable(db: Database, key: ApiKey, slug: str, session_id: str) -> dict[str, Any]:
+    """404, then 410 (marking the session expired), then 400 ``conflict``, in that order."""
+    session = load_own_session(db, key, session_id)
+    if session is None or session["workflow_slug"] != slug:
+        raise NotFound(f"session {session_id!r} not found")
+    if session["state"] == "expired" or is_past_ttl(session):
+        expire_session(db, session_id)
+        raise Gone(f"session {session_id} expired at {session['expires_at']}")
+    if session["state"] != "pending":
+        raise SubmitConflict(f"session {session_id} is {session['state']}, not pending")
+    return session
+
+
+def check_uploads(
+    files: list[dict[str, Any]], heads: list[ObjectHead | None], definition: WorkflowDefinition
+) -> list[dict[str, Any]]:
+    """422 ``files-missing``, then size, then magic bytes; return the present files with sizes."""
+    upload = definition.upload
+    missing = [f for f, head in zip(files, heads, strict=True) if head is None or head.size == 0]
+    if len(files) - len(missing) < upload.min_files:
+        raise FilesMissing(
+            f"{len(missing)} of {len(files)} files are missing; "
+            f"at least {upload.min_files} must be uploaded",
+            errors=[
+                FieldError(f"files[{f['file_index']}]", "no file was uploaded", "missing")
+                for f in missing
+            ],
+        )
+    limit = int(upload.max_file_size_mb * 1024 * 1024)
+    errors = [
+        FieldError(
+            f"files[{f['file_index']}]",
+            f"file is {head.size} bytes; the limit is {upload.max_file_size_mb:g} MB",
+            "too_large",
+        )
+        for f, head in zip(files, heads, strict=True)
+        if head is not None and head.size > limit
+    ]
+    if errors:
+        raise ValidationFailed("files exceed the size limit", errors=errors)
+    for f, head in zip(files, heads, strict=True):
+        if head is None or head.size == 0:
+            continue
+        declared = FORMATS[f["content_type"]]
+        actual = sniff_format(head.head)
+        if actual != declared:
+            errors.append(
+                FieldError(
+                    f"files[{f['file_index']}].contentType",
+                    f"declared {f['content_type']} but the file is "
+                    + (f"{actual.upper()}" if actual else "not a JPEG, PNG or WebP image"),
+                    "content_mismatch",
+                )
+            )
+    if errors:
+        raise ValidationFailed("files do not match their declared content types", errors=errors)
+    return [
+        {**f, "size_bytes": head.size}
+        for f, head in zip(files, heads, strict=True)
+        if head is not None and head.size > 0
+    ]
+
+
+async def read_heads(
+    storage: ObjectStorage, files: list[dict[str, Any]]
+) -> list[ObjectHead | None]:
+    """One small ranged GET per file, concurrently, off the event loop."""
+    heads: list[ObjectHead | None] = [None] * len(files)
+
+    async def read(index: int, key: str) -> None:
+        heads[index] = await anyio.to_thread.run_sync(storage.read_head, key, 16)
+
+    async with anyio.create_task_group() as group:
+        for index, file in enumerate(files):
+            group.start_soon(read, index, file["object_key"])
+    return heads
+
+
+def mark_submitted(
+    db: Database, session: dict[str, Any], present: list[dict[str, Any]], lease_seconds: int
+) -> bool:
+    """Session ``submitted``, submission ``processing``, in one transaction with its event.
+
+    The lease lets the reconciler re-queue a session whose enqueue was lost.
+    Returns False when the session stopped being pending meanwhile.
+    """
+    now = utcnow()
+    with transaction(db):
+        cursor = db.execute(
+            "UPDATE sessions SET state = 'submitted', submitted_at = ?, lease_until = ? "
+            "WHERE id = ? AND state = 'pending'",
+            [to_iso(now), to_iso(now + timedelta(seconds=lease_seconds)), session["id"]],
+        )
+        if cursor.rowcount != 1:
+            return False
+        for file in present:
+            db.execute(
+                "UPDATE session_files SET size_bytes = ? WHERE session_id = ? AND file_index = ?",
+                [file["size_bytes"], session["id"], file["file_index"]],
+            )
+        db.execute(
+            "UPDATE submissions SET status = 'processing', updated_at = ? WHERE id = ?",
+            [to_iso(now), session["submission_id"]],
+        )
+        append_event(db, session["submission_id"], "submitted", data={"files": len(present)})
+    return True
+
+
+async def submit_session(
+    ctx: SessionContext, key: ApiKey, slug: str, session_id: str
+) -> dict[str, Any]:
+    """Check the session and its uploads, then mark it submitted. The caller enqueues."""
+    session = check_submittable(ctx.db, key, slug, session_id)
+    definition = get_definition(ctx.db, session["workflow_id"], session["workflow_version"])
+    assert definition is not None
+    files = session_files(ctx.db, session_id)
+    heads = await read_heads(ctx.storage, files)
+    present = check_uploads(files, heads, definition)
+    if not mark_submitted(ctx.db, session, present, ctx.settings.processing_lease_seconds):
+        current = load_own_session(ctx.db, key, session_id)
+        state = current["state"] if current else "gone"
+        raise SubmitConflict(f"session {session_id} is {state}, not pending")
+    return {
+        "sessionId": session_id,
+        "submissionId": session["submission_id"],
+        "state": "submitted",
+        "submissionStatus": "processing",
+        "workflow": {"slug": slug, "version": session["workflow_version"]},
+    }

