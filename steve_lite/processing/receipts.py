@@ -52,11 +52,10 @@ class Amount:
 
 @dataclass(frozen=True)
 class Found:
-    """A field value, the confidence it deserves and the row it came from."""
+    """A field value and the confidence it deserves."""
 
     value: Any
     confidence: float
-    row_index: int
 
 
 def extract_receipt(pages: Sequence[OcrPage]) -> dict[str, Any]:
@@ -64,8 +63,7 @@ def extract_receipt(pages: Sequence[OcrPage]) -> dict[str, Any]:
     rows = receipt_rows(pages)
     currency = find_currency(rows)
     currency_code = currency.value if currency else None
-    total_row_hint = find_total(rows, currency_code, items_sum=None)
-    items = find_line_items(rows, currency_code, total_row_hint)
+    items = find_line_items(rows, currency_code)
     items_sum = round(sum(item["amount"] for item in items), 2) if items else None
     total = find_total(rows, currency_code, items_sum)
     found = {
@@ -267,27 +265,27 @@ def is_summary_row(text: str) -> bool:
 
 
 def find_total(rows: Sequence[Row], currency: str | None, items_sum: float | None) -> Found | None:
-    """The grand total: the best-labelled total row's last amount, else the bottom's largest.
+    """The grand total: the amount of the best total row, preferring grand totals, then the larger.
 
     A labelled amount printed without its decimal separator is accepted only when it equals the
-    item sum in cents.
+    item sum in cents. Without any total label, the largest amount near the bottom is taken; when
+    labels exist but hold no readable amount, there is no total.
     """
     integers = allows_integers(currency)
+    labelled = [index for index, row in enumerate(rows) if total_priority(row.text)]
+    if not labelled:
+        return largest_amount_near_bottom(rows, integers)
     candidates = []
-    for index, row in enumerate(rows):
-        priority = total_priority(row.text)
-        if not priority:
-            continue
+    for index in labelled:
+        confidence = rows[index].confidence
         amount = labelled_amount(rows, index, integers)
-        confidence = row.confidence
         if amount is None and items_sum is not None:
-            amount = amount_matching_cents(row.text, items_sum)
+            amount = amount_matching_cents(rows[index].text, items_sum)
             confidence *= AMBIGUOUS_FACTOR
         if amount is not None:
-            candidates.append((priority, amount, -index, Found(amount, confidence, index)))
-    if candidates:
-        return max(candidates, key=lambda candidate: candidate[:3])[3]
-    return largest_amount_near_bottom(rows, integers)
+            priority = total_priority(rows[index].text)
+            candidates.append((priority, amount, -index, Found(amount, confidence)))
+    return max(candidates, key=lambda candidate: candidate[:3])[3] if candidates else None
 
 
 def labelled_amount(rows: Sequence[Row], index: int, integers: bool) -> float | None:
@@ -320,7 +318,7 @@ def largest_amount_near_bottom(rows: Sequence[Row], integers: bool) -> Found | N
         for amount in find_amounts(rows[index].text, integers):
             if best is None or amount.value > best.value:
                 confidence = rows[index].confidence * INFERRED_FACTOR
-                best = Found(amount.value, confidence, index)
+                best = Found(amount.value, confidence)
     return best
 
 
@@ -328,7 +326,10 @@ def largest_amount_near_bottom(rows: Sequence[Row], integers: bool) -> Found | N
 
 CURRENCY_CODES = ("EUR", "USD", "GBP", "PLN", "CHF", "JPY", "SEK", "NOK", "DKK", "CZK", "INR")
 CURRENCY_CODES += ("CAD", "AUD", "NZD", "HUF", "RON")
-CODE_PATTERN = re.compile(r"(?<![A-Z])(" + "|".join(CURRENCY_CODES) + r"|EURO)(?![A-Z])")
+CODE_PATTERNS = tuple(
+    (re.compile(rf"(?<![A-Z]){word}(?![A-Z])"), code)
+    for word, code in (*((code, code) for code in CURRENCY_CODES), ("EURO", "EUR"))
+)
 SYMBOL_PATTERNS = (
     (re.compile(r"€"), "EUR"),
     (re.compile(r"£"), "GBP"),
@@ -347,7 +348,7 @@ AMBIGUOUS_SYMBOL_PATTERNS = (
 def find_currency(rows: Sequence[Row]) -> Found | None:
     """The receipt's currency: the most frequent ISO code, else a symbol (see module rules)."""
     for patterns, factor in (
-        (((CODE_PATTERN, None),), 1.0),
+        (CODE_PATTERNS, 1.0),
         (SYMBOL_PATTERNS, 1.0),
         (AMBIGUOUS_SYMBOL_PATTERNS, INFERRED_FACTOR),
     ):
@@ -355,22 +356,21 @@ def find_currency(rows: Sequence[Row]) -> Found | None:
         first_row: dict[str, int] = {}
         for index, row in enumerate(rows):
             for pattern, code in patterns:
-                for match in pattern.finditer(row.text):
-                    found_code = code or match.group(1).replace("EURO", "EUR")
-                    hits[found_code] += 1
-                    first_row.setdefault(found_code, index)
+                for _ in pattern.finditer(row.text):
+                    hits[code] += 1
+                    first_row.setdefault(code, index)
         if hits:
             code = max(hits, key=lambda name: (hits[name], -first_row[name]))
             index = first_row[code]
-            return Found(code, rows[index].confidence * factor, index)
+            return Found(code, rows[index].confidence * factor)
     return None
 
 
 def strip_currency_marks(text: str) -> str:
     """Text without currency codes and symbols."""
-    for pattern, _ in (*SYMBOL_PATTERNS, *AMBIGUOUS_SYMBOL_PATTERNS):
+    for pattern, _ in (*CODE_PATTERNS, *SYMBOL_PATTERNS, *AMBIGUOUS_SYMBOL_PATTERNS):
         text = pattern.sub(" ", text)
-    return CODE_PATTERN.sub(" ", text)
+    return text
 
 
 # --- date ----------------------------------------------------------------------------------------
@@ -398,12 +398,12 @@ DATE_LABELS = ("DATE", "DATUM", "DATA", "DATO", "FECHA", "DATE OF ISSUE")
 def find_date(rows: Sequence[Row], currency: str | None) -> Found | None:
     """The purchase date: the first date on a row labelled as one, else the first date at all."""
     first = None
-    for index, row in enumerate(rows):
+    for row in rows:
         if is_tax_id_row(row.text):
             continue
         for parsed, ambiguous in dates_in(row.text, currency):
             confidence = row.confidence * (AMBIGUOUS_FACTOR if ambiguous else 1.0)
-            found = Found(parsed.isoformat(), confidence, index)
+            found = Found(parsed.isoformat(), confidence)
             if any(has_phrase(words_of(row.text), label) for label in DATE_LABELS):
                 return found
             first = first or found
@@ -493,12 +493,12 @@ MIN_TAX_ID_DIGITS = 7
 
 def find_receipt_number(rows: Sequence[Row]) -> Found | None:
     """The value after a receipt/invoice/transaction number label; it must contain a digit."""
-    for index, row in enumerate(rows):
+    for row in rows:
         for pattern in RECEIPT_NUMBER_PATTERNS:
             for match in pattern.finditer(row.text):
                 value = match.group("value").strip("-/")
                 if any(char.isdigit() for char in value) and len(value) >= 2:
-                    return Found(value, row.confidence, index)
+                    return Found(value, row.confidence)
     return None
 
 
@@ -520,10 +520,10 @@ def is_tax_id_row(text: str) -> bool:
 
 def find_tax_id(rows: Sequence[Row]) -> Found | None:
     """The first labelled tax identifier (VAT, NIP, TIN, Tax ID, USt-IdNr, EIN and others)."""
-    for index, row in enumerate(rows):
+    for row in rows:
         values = tax_ids_in(row.text)
         if values:
-            return Found(values[0], row.confidence, index)
+            return Found(values[0], row.confidence)
     return None
 
 
@@ -582,7 +582,7 @@ def find_merchant(rows: Sequence[Row]) -> Found | None:
         and following.height >= 0.9 * row.height
     ):
         name = f"{name} {tidy_name(following.text)}"
-    return Found(name, confidence, index)
+    return Found(name, confidence)
 
 
 def tidy_name(text: str) -> str:
@@ -599,20 +599,19 @@ QUANTITY_PATTERN = re.compile(
 TRAILING_MARKS = re.compile(r"(?:\s*(?:[A-Z]|\*))?\s*$")
 
 
-def find_line_items(
-    rows: Sequence[Row], currency: str | None, total: Found | None
-) -> list[dict[str, Any]]:
-    """Rows above the total that end with an amount; the text before the amount describes it.
+def find_line_items(rows: Sequence[Row], currency: str | None) -> list[dict[str, Any]]:
+    """Rows above the first total row that end with an amount; the text before it describes it.
 
     A row holding only a quantity and an amount (`2 x 1.50   3.00`) takes its description from
     the row above.
     """
     integers = allows_integers(currency)
-    end = total.row_index if total else len(rows)
     items = []
     previous_text: tuple[str, float] | None = None
-    for row in rows[:end]:
+    for row in rows:
         text = row.text
+        if total_priority(text):
+            break
         if is_header_row(text) or is_summary_row(text):
             previous_text = None
             continue

@@ -120,22 +120,22 @@ class ObjectStorage:
             parse_endpoint(public_endpoint, secure=secure) if public_endpoint else self._endpoint
         )
 
-        keys = {"access_key": access_key, "secret_key": secret_key, "region": region}
+        signing = {"access_key": access_key, "secret_key": secret_key, "region": region}
         self._server = build_client(
             self._endpoint,
             urllib3.PoolManager(timeout=SERVER_TIMEOUT, retries=SERVER_RETRIES, maxsize=10),
-            **keys,
+            **signing,
         )
         self._prober = build_client(
             self._endpoint,
             urllib3.PoolManager(timeout=PING_TIMEOUT, retries=False, maxsize=1),
-            **keys,
+            **signing,
         )
         # Never sends a request (the region is fixed); short timeouts should that ever change.
         self._presigner = build_client(
             self._public_endpoint,
             urllib3.PoolManager(timeout=PING_TIMEOUT, retries=False, maxsize=1),
-            **keys,
+            **signing,
         )
 
     @property
@@ -160,6 +160,8 @@ class ObjectStorage:
 
     def read_head(self, key: str, length: int = 16) -> ObjectHead | None:
         """The object's size and first `length` bytes from one ranged GET; None when missing."""
+        if length < 1:
+            raise ValueError("read_head needs a length of at least one byte")
         action = f"reading the head of {key!r}"
         try:
             response = self._server.get_object(self.bucket, key, offset=0, length=length)

@@ -384,10 +384,16 @@ PROFILES = (
 )
 
 
-def random_receipt_spec(seed: int) -> ReceiptSpec:
-    """A reproducible random receipt: profile, merchant, items, date, layout and font."""
+def random_receipt_spec(seed: int, *, currency: str | None = None) -> ReceiptSpec:
+    """A reproducible random receipt: profile, merchant, items, date, layout and font.
+
+    `currency` restricts the choice to the country profiles that use it.
+    """
     rng = random.Random(seed)
-    profile = rng.choice(PROFILES)
+    profiles = [profile for profile in PROFILES if currency in (None, profile.currency)]
+    if not profiles:
+        raise ValueError(f"no receipt profile uses {currency}")
+    profile = rng.choice(profiles)
     decimals = 0 if profile.currency in ZERO_DECIMAL_CURRENCIES else 2
     items = random_items(rng, profile, decimals)
     total = round(sum(amount for _, amount in items), decimals)

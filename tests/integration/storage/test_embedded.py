@@ -46,6 +46,7 @@ def listening_addresses(ports: set[int]) -> dict[int, str]:
 
 
 def upload(url: str, data: bytes) -> None:
+    """PUT `data` to a presigned URL, bypassing any proxy settings."""
     with httpx.Client(trust_env=False, timeout=10) as http:
         assert http.put(url, content=data).status_code == 200
 
