@@ -120,6 +120,16 @@ class Server:
         self.stop()
 
 
+def unused_storage_env() -> dict[str, str]:
+    """``STEVE_S3_*`` naming a closed loopback port, for benchmarks of routes that never touch
+    object storage: ``steve-lite serve`` then starts without any S3 server."""
+    return {
+        "STEVE_S3_ENDPOINT": f"http://{HOST}:{free_port()}",
+        "STEVE_S3_ACCESS_KEY": "bench",
+        "STEVE_S3_SECRET_KEY": "bench-secret",
+    }
+
+
 def start_steve(data_dir: Path, **env: str) -> Server:
     """``steve-lite serve`` on a free port with ``data_dir`` and extra ``STEVE_*`` settings."""
     port = free_port()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
@@ -20,9 +19,12 @@ from steve_lite.companies.routes import ROUTES as COMPANY_ROUTES
 from steve_lite.health import ROUTES as HEALTH_ROUTES
 from steve_lite.http.problems import EXCEPTION_HANDLERS
 from steve_lite.http.request_id import RequestIdMiddleware, add_response_headers
+from steve_lite.jobs.routes import ROUTES as JOB_ROUTES
+from steve_lite.queue import Queue
 from steve_lite.security.auth import ApiKeyMiddleware, company_scoped
 from steve_lite.sessions.routes import ROUTES as SESSION_ROUTES
 from steve_lite.settings import Settings
+from steve_lite.storage.s3 import ObjectStorage
 from steve_lite.workflows.routes import ROUTES as WORKFLOW_ROUTES
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -33,7 +35,7 @@ def api_router() -> Router:
     """Every ``/api/v1`` route, behind key authentication, rate limits and the company guard."""
     return Router(
         path="/api/v1",
-        route_handlers=[*COMPANY_ROUTES, *WORKFLOW_ROUTES, *SESSION_ROUTES],
+        route_handlers=[*COMPANY_ROUTES, *WORKFLOW_ROUTES, *SESSION_ROUTES, *JOB_ROUTES],
         middleware=[ApiKeyMiddleware()],
         guards=[company_scoped],
         security=[{"apiKey": []}],
@@ -64,8 +66,17 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
-def create_app(settings: Settings, *, db: Database | None = None, **state: Any) -> Litestar:
-    """Build the application for ``settings``. The database must already be migrated."""
+def create_app(
+    settings: Settings,
+    *,
+    storage: ObjectStorage,
+    queue: Queue | None = None,
+    db: Database | None = None,
+) -> Litestar:
+    """Build the application for ``settings``. The database must already be migrated.
+
+    Without a ``queue``, submitted sessions wait in ``submitted`` (tests of the API alone).
+    """
     db = db or database.connect(settings.database_path)
     return Litestar(
         route_handlers=[
@@ -81,6 +92,6 @@ def create_app(settings: Settings, *, db: Database | None = None, **state: Any) 
         cors_config=CORSConfig(allow_origins=["*"], allow_headers=["*"], expose_headers=["*"]),
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes,
-        state=State({"settings": settings, "db": db, **state}),
+        state=State({"settings": settings, "db": db, "storage": storage, "queue": queue}),
         logging_config=None,
     )

@@ -18,6 +18,8 @@ from steve_lite.companies import service as companies
 from steve_lite.log import configure_logging
 from steve_lite.security import api_keys
 from steve_lite.settings import Settings
+from steve_lite.storage.s3 import ObjectStorage
+from steve_lite.storage.setup import StorageConfigError, storage_for
 from steve_lite.workflows import service as workflows
 from steve_lite.workflows.files import DefinitionFileError, load_definition
 
@@ -86,6 +88,13 @@ def migrate(ctx: Context) -> None:
     click.echo(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
 
 
+def configured_storage(settings: Settings) -> ObjectStorage:
+    try:
+        return storage_for(settings)
+    except StorageConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @main.command()
 @pass_context
 def serve(ctx: Context) -> None:
@@ -93,7 +102,30 @@ def serve(ctx: Context) -> None:
     from steve_lite.runner import serve_api
 
     ctx.db  # noqa: B018 - open and migrate before serving
-    serve_api(ctx.settings)
+    serve_api(ctx.settings, configured_storage(ctx.settings))
+
+
+@main.command()
+@pass_context
+def worker(ctx: Context) -> None:
+    """Run the background worker (processing, webhooks, sweeps)."""
+    from steve_lite.runner import warn_if_private_webhooks
+    from steve_lite.worker import run_worker
+
+    ctx.db  # noqa: B018 - open and migrate before working
+    warn_if_private_webhooks(ctx.settings)
+    run_worker(ctx.settings, configured_storage(ctx.settings))
+
+
+@main.command()
+@pass_context
+def s3(ctx: Context) -> None:
+    """Run only the embedded S3 server (SeaweedFS) for this data directory."""
+    from steve_lite.runner import run_embedded_s3
+
+    if not ctx.settings.embedded_s3:
+        raise click.ClickException("STEVE_S3_ENDPOINT is set: there is no embedded server to run")
+    run_embedded_s3(ctx.settings)
 
 
 @main.command()

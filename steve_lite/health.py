@@ -39,8 +39,7 @@ def database_ok(request: Request[Any, Any, Any]) -> bool:
 
 
 def storage_ok(request: Request[Any, Any, Any]) -> bool:
-    storage = getattr(request.app.state, "storage", None)
-    return True if storage is None else bool(storage.ping())
+    return bool(request.app.state.storage.ping())
 
 
 @get("/metrics", media_type=MediaType.TEXT)

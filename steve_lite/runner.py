@@ -1,19 +1,27 @@
-"""Running the pieces: the API server alone, or everything at once (``steve-lite up``)."""
+"""Running the pieces: the API, the worker, the embedded S3 server, or all of them (``up``)."""
 
 from __future__ import annotations
 
 import logging
 import signal
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
 
 import uvicorn
 
 from steve_lite import db as database
 from steve_lite.app import create_app
+from steve_lite.queue import Queue
 from steve_lite.settings import Settings
+from steve_lite.storage.s3 import ObjectStorage
+from steve_lite.storage.setup import start_embedded, stop_embedded, storage_for
 
 logger = logging.getLogger("steve_lite.runner")
+WORKER_STOP_SECONDS = 30
 
 
 class ApiServer(uvicorn.Server):
@@ -31,9 +39,23 @@ class ApiServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def serve_api(settings: Settings, **state: object) -> None:
+def warn_if_private_webhooks(settings: Settings) -> None:
+    if settings.webhook_allow_private:
+        logger.warning(
+            "STEVE_WEBHOOK_ALLOW_PRIVATE is ON: webhooks may target http:// and private, "
+            "loopback and link-local addresses. Use this for local development only."
+        )
+
+
+def serve_api(settings: Settings, storage: ObjectStorage) -> None:
     """Serve the API with uvicorn until Ctrl-C or SIGTERM."""
-    app = create_app(settings, db=database.connect(settings.database_path), **state)
+    warn_if_private_webhooks(settings)
+    app = create_app(
+        settings,
+        db=database.connect(settings.database_path),
+        storage=storage,
+        queue=Queue(settings),
+    )
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -48,6 +70,64 @@ def serve_api(settings: Settings, **state: object) -> None:
     logger.info("API stopped")
 
 
+class WorkerProcess:
+    """``steve-lite worker`` as a child process (its own signal handling, its own GIL)."""
+
+    def __init__(self) -> None:
+        self._stopping = threading.Event()
+        self.process = subprocess.Popen([sys.executable, "-m", "steve_lite.cli", "worker"])
+        threading.Thread(target=self._watch, name="worker-watch", daemon=True).start()
+
+    def _watch(self) -> None:
+        code = self.process.wait()
+        if not self._stopping.is_set():
+            logger.error("the worker exited unexpectedly (code %s); processing has stopped", code)
+
+    def stop(self) -> None:
+        """SIGINT lets running tasks finish; SIGKILL after a grace period."""
+        self._stopping.set()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(WORKER_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                logger.warning("the worker did not stop in %s s; killing it", WORKER_STOP_SECONDS)
+                self.process.kill()
+                self.process.wait()
+
+
+def exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
 def run_all(settings: Settings) -> None:
     """Everything ``steve-lite up`` runs, stopped together on Ctrl-C or SIGTERM."""
-    serve_api(settings)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
+    embedded = start_embedded(settings) if settings.embedded_s3 else None
+    try:
+        storage = storage_for(settings, embedded)
+        storage.ensure_bucket()
+        worker = WorkerProcess() if settings.run_worker else None
+        try:
+            serve_api(settings, storage)
+        finally:
+            if worker is not None:
+                worker.stop()
+    finally:
+        if embedded is not None:
+            stop_embedded(settings, embedded)
+        logger.info("steve-lite stopped")
+
+
+def run_embedded_s3(settings: Settings) -> None:
+    """``steve-lite s3``: only the embedded S3 server, until Ctrl-C or SIGTERM."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    embedded = start_embedded(settings)
+    try:
+        while not stop.wait(0.5):
+            if not embedded.is_running():
+                raise SystemExit(f"the embedded S3 server exited (code {embedded.returncode})")
+    finally:
+        stop_embedded(settings, embedded)

@@ -11,7 +11,9 @@ Rules that decide between readings:
 - Dates: a four-digit first part is year-month-day. Otherwise the year is last: when one part is
   above 12 it is the day; when both could be the month, dotted dates and every currency but USD
   read day-first, USD reads month-first. Two-digit years are 20xx.
-- Currency: ISO codes win over symbols; `$` alone is USD and `kr` alone is SEK (both inferred).
+- Currency: ISO codes first, then unambiguous symbols (€ £ ¥ ₹ zł Kč), then the country of the
+  tax identifier (a `GB…` VAT number, a GSTIN, a NIP), then `$` as USD and `kr` as SEK. The last
+  two steps are inferred.
 """
 
 import re
@@ -346,23 +348,54 @@ AMBIGUOUS_SYMBOL_PATTERNS = (
 
 
 def find_currency(rows: Sequence[Row]) -> Found | None:
-    """The receipt's currency: the most frequent ISO code, else a symbol (see module rules)."""
-    for patterns, factor in (
-        (CODE_PATTERNS, 1.0),
-        (SYMBOL_PATTERNS, 1.0),
-        (AMBIGUOUS_SYMBOL_PATTERNS, INFERRED_FACTOR),
-    ):
-        hits: Counter[str] = Counter()
-        first_row: dict[str, int] = {}
-        for index, row in enumerate(rows):
-            for pattern, code in patterns:
-                for _ in pattern.finditer(row.text):
-                    hits[code] += 1
-                    first_row.setdefault(code, index)
-        if hits:
-            code = max(hits, key=lambda name: (hits[name], -first_row[name]))
-            index = first_row[code]
-            return Found(code, rows[index].confidence * factor)
+    """The receipt's currency, from the most reliable evidence present (see module rules)."""
+    return (
+        most_frequent_currency(rows, CODE_PATTERNS, 1.0)
+        or most_frequent_currency(rows, SYMBOL_PATTERNS, 1.0)
+        or tax_id_currency(rows)
+        or most_frequent_currency(rows, AMBIGUOUS_SYMBOL_PATTERNS, INFERRED_FACTOR)
+    )
+
+
+def most_frequent_currency(
+    rows: Sequence[Row], patterns: Sequence[tuple[re.Pattern[str], str]], factor: float
+) -> Found | None:
+    """The currency whose patterns match most often (the earliest on a tie)."""
+    hits: Counter[str] = Counter()
+    first_row: dict[str, int] = {}
+    for index, row in enumerate(rows):
+        for pattern, code in patterns:
+            for _ in pattern.finditer(row.text):
+                hits[code] += 1
+                first_row.setdefault(code, index)
+    if not hits:
+        return None
+    code = max(hits, key=lambda name: (hits[name], -first_row[name]))
+    return Found(code, rows[first_row[code]].confidence * factor)
+
+
+EURO_COUNTRY_PREFIXES = ("AT", "BE", "CY", "DE", "EE", "EL", "ES", "FI", "FR", "HR", "IE", "IT")
+EURO_COUNTRY_PREFIXES += ("LT", "LU", "LV", "MT", "NL", "PT", "SI", "SK")
+TAX_ID_PREFIX_CURRENCIES = {
+    **dict.fromkeys(EURO_COUNTRY_PREFIXES, "EUR"),
+    **{"GB": "GBP", "PL": "PLN", "SE": "SEK", "DK": "DKK", "NO": "NOK", "CZ": "CZK"},
+    **{"HU": "HUF", "RO": "RON", "CHE": "CHF"},
+}
+TAX_ID_LABEL_CURRENCIES = {
+    **{"GSTIN": "INR", "NIP": "PLN", "EIN": "USD", "ABN": "AUD", "CVR": "DKK"},
+    **{"IVA": "EUR", "UST": "EUR"},
+}
+
+
+def tax_id_currency(rows: Sequence[Row]) -> Found | None:
+    """The currency of the country a tax identifier belongs to, from its prefix or its label."""
+    for row in rows:
+        for label, value in labelled_tax_ids_in(row.text):
+            prefix = re.sub(r"[^A-Z].*", "", value.upper())
+            by_label = [TAX_ID_LABEL_CURRENCIES.get(word) for word in words_of(label)]
+            code = TAX_ID_PREFIX_CURRENCIES.get(prefix) or next(filter(None, by_label), None)
+            if code:
+                return Found(code, row.confidence * INFERRED_FACTOR)
     return None
 
 
@@ -485,7 +518,7 @@ TAX_ID_LABEL = (
     r"|uid|gstin|abn|cvr|org\.?\s?nr|nif|cif|btw)"
 )
 TAX_ID_PATTERN = re.compile(
-    rf"\b{TAX_ID_LABEL}\.?\s*[:#]?\s*(?P<value>[A-Z]{{0,3}}[\s-]?\d(?:[\dA-Z\-./]|\s(?=\d))*)",
+    rf"\b(?P<label>{TAX_ID_LABEL})\.?\s*[:#]?\s*(?P<value>[A-Z]{{0,3}}[\s-]?\d(?:[\dA-Z\-./]|\s(?=\d))*)",
     re.IGNORECASE,
 )
 MIN_TAX_ID_DIGITS = 7
@@ -502,20 +535,25 @@ def find_receipt_number(rows: Sequence[Row]) -> Found | None:
     return None
 
 
-def tax_ids_in(text: str) -> list[str]:
-    """Tax identifiers after a tax id label: at least 7 digits, spaces removed, not an amount."""
-    values = []
+def labelled_tax_ids_in(text: str) -> list[tuple[str, str]]:
+    """(label, identifier) pairs: at least 7 digits, spaces removed, not shaped like an amount."""
+    found = []
     for match in TAX_ID_PATTERN.finditer(text):
         value = re.sub(r"\s", "", match.group("value")).strip("-./")
         digits = sum(char.isdigit() for char in value)
         if digits >= MIN_TAX_ID_DIGITS and not re.fullmatch(r"[\d,.']+[.,]\d{2}", value):
-            values.append(value)
-    return values
+            found.append((match.group("label"), value))
+    return found
+
+
+def tax_ids_in(text: str) -> list[str]:
+    """Tax identifiers after a tax id label."""
+    return [value for _, value in labelled_tax_ids_in(text)]
 
 
 def is_tax_id_row(text: str) -> bool:
     """Whether the row holds a labelled tax identifier."""
-    return bool(tax_ids_in(text))
+    return bool(labelled_tax_ids_in(text))
 
 
 def find_tax_id(rows: Sequence[Row]) -> Found | None:
@@ -563,7 +601,11 @@ def is_name_like(text: str) -> bool:
 
 
 def find_merchant(rows: Sequence[Row]) -> Found | None:
-    """The most prominent name-like row among the first rows; a second equally tall row joins it."""
+    """The most prominent name-like row among the first rows; a second equally tall row joins it.
+
+    Its confidence is always reduced by AMBIGUOUS_FACTOR: the name is found by layout, not by a
+    label.
+    """
     candidates = [
         (index, row)
         for index, row in enumerate(rows[:MERCHANT_SEARCH_ROWS])
@@ -593,7 +635,7 @@ def tidy_name(text: str) -> str:
 # --- line items ----------------------------------------------------------------------------------
 
 QUANTITY_PATTERN = re.compile(
-    r"^\d+(?:[.,]\d+)?\s*(?:x|\u00d7|\*|@|szt\.?|pcs|st)\s*(?:\d+[.,]\d{2})?\s*$",
+    r"^\d+(?:[.,]\d+)?\s*(?:x|\u00d7|\*|@|szt\.?|pcs|st)\s*(?:\d[\d.,' ]*)?$",
     re.IGNORECASE,
 )
 TRAILING_MARKS = re.compile(r"(?:\s*(?:[A-Z]|\*))?\s*$")

@@ -28,7 +28,7 @@ async def submit(
     request: Request[ApiKey, Any, Any], slug: str, session_id: str
 ) -> SessionSubmitted:
     answer = await service.submit_session(context(request), request.user, slug, session_id)
-    queue = request.app.state.get("queue")
+    queue = request.app.state.queue
     if queue is not None:
         queue.enqueue_processing(session_id)
     return answer  # type: ignore[return-value]

@@ -7,23 +7,23 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.cli import run_json
-from tests.support.processes import ServerProcess
+from steve_lite.storage.embedded import EmbeddedS3
+from tests.support.cli import run_cli, run_json
+from tests.support.processes import ServerProcess, s3_env
 
 
 def make_key(data_dir: Path) -> str:
     run_json(data_dir, "companies", "create", "E2E", "--slug", "e2e")
-    run_cli_assign = run_json(data_dir, "keys", "create", "--company", "e2e")
-    from tests.support.cli import run_cli
-
     run_cli(data_dir, "workflows", "assign", "document-ocr", "--company", "e2e")
-    return run_cli_assign["key"]
+    return run_json(data_dir, "keys", "create", "--company", "e2e")["key"]
 
 
-def test_serve_answers_over_tcp_and_stops_on_sigterm(tmp_path: Path) -> None:
+def test_serve_answers_over_tcp_and_stops_on_sigterm(
+    tmp_path: Path, embedded_s3: EmbeddedS3
+) -> None:
     data_dir = tmp_path / "data"
     key = make_key(data_dir)
-    server = ServerProcess(data_dir).wait_ready()
+    server = ServerProcess(data_dir, **s3_env(embedded_s3)).wait_ready()
     try:
         response = httpx.get(
             f"{server.url}/api/v1/workflows", headers={"Authorization": f"Bearer {key}"}
@@ -37,10 +37,14 @@ def test_serve_answers_over_tcp_and_stops_on_sigterm(tmp_path: Path) -> None:
     assert "Traceback" not in server.output()
 
 
-def test_two_processes_share_one_rate_limit_bucket(tmp_path: Path) -> None:
+def test_two_processes_share_one_rate_limit_bucket(tmp_path: Path, embedded_s3: EmbeddedS3) -> None:
     data_dir = tmp_path / "data"
     key = make_key(data_dir)
-    env = {"STEVE_RATE_LIMIT_READ": "6", "STEVE_RATE_LIMIT_WINDOW_SECONDS": "3600"}
+    env = {
+        "STEVE_RATE_LIMIT_READ": "6",
+        "STEVE_RATE_LIMIT_WINDOW_SECONDS": "3600",
+        **s3_env(embedded_s3),
+    }
     first = ServerProcess(data_dir, **env).wait_ready()
     second = ServerProcess(data_dir, **env).wait_ready()
     headers = {"Authorization": f"Bearer {key}"}

@@ -5,10 +5,12 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import httpx
 
+from steve_lite.storage.embedded import EmbeddedS3
 from tests.support.cli import STEVE_LITE, cli_env
 from tests.support.servers import free_port
 
@@ -56,3 +58,17 @@ class ServerProcess:
                 self.process.wait()
         self.log.close()
         return self.process.returncode
+
+
+def s3_env(s3: EmbeddedS3) -> dict[str, str]:
+    """Environment that points a steve-lite process at a fresh bucket of the test S3 server."""
+    bucket = f"e2e-{uuid.uuid4().hex[:16]}"
+    s3.storage(bucket=bucket).ensure_bucket()
+    return {
+        "STEVE_S3_ENDPOINT": f"http://{s3.endpoint}",
+        "STEVE_S3_ACCESS_KEY": s3.access_key,
+        "STEVE_S3_SECRET_KEY": s3.secret_key,
+        "STEVE_S3_BUCKET": bucket,
+        "STEVE_S3_REGION": "us-east-1",
+        "STEVE_S3_SECURE": "false",
+    }

@@ -1,0 +1,97 @@
+"""Periodic upkeep run by the worker: expire sessions, re-queue lost work, prune counters."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from steve_lite.clock import now_iso, to_iso, utcnow
+from steve_lite.security.rate_limit import prune_windows
+from steve_lite.sessions.service import expire_session
+from steve_lite.storage.s3 import StorageError
+
+if TYPE_CHECKING:
+    from steve_lite.worker import Runtime
+
+logger = logging.getLogger("steve_lite.sweeps")
+
+LOST_DELIVERY_GRACE_SECONDS = 5
+
+
+def expire_stale_sessions(runtime: Runtime) -> int:
+    """Mark pending sessions past their TTL ``expired`` (submission ``cancelled``)."""
+    rows = runtime.db.execute(
+        "SELECT id FROM sessions WHERE state = 'pending' AND expires_at <= ?", [now_iso()]
+    ).fetchall()
+    return sum(expire_session(runtime.db, row[0]) for row in rows)
+
+
+def purge_expired_objects(runtime: Runtime) -> int:
+    """Delete whatever was uploaded for expired sessions."""
+    db = runtime.db
+    rows = db.execute(
+        "SELECT id FROM sessions WHERE state = 'expired' AND objects_purged_at IS NULL"
+    ).fetchall()
+    for row in rows:
+        keys = [
+            r[0]
+            for r in db.execute(
+                "SELECT object_key FROM session_files WHERE session_id = ?", [row[0]]
+            )
+        ]
+        runtime.storage.delete(keys)
+        db.execute("UPDATE sessions SET objects_purged_at = ? WHERE id = ?", [now_iso(), row[0]])
+    return len(rows)
+
+
+def requeue_stale_submissions(runtime: Runtime) -> int:
+    """Queue again sessions left ``submitted`` past their lease (lost enqueue, dead worker)."""
+    db = runtime.db
+    now = utcnow()
+    rows = db.execute(
+        "SELECT id FROM sessions WHERE state = 'submitted' "
+        "AND (lease_until IS NULL OR lease_until <= ?)",
+        [to_iso(now)],
+    ).fetchall()
+    lease = to_iso(now + timedelta(seconds=runtime.settings.processing_lease_seconds))
+    for row in rows:
+        db.execute("UPDATE sessions SET lease_until = ? WHERE id = ?", [lease, row[0]])
+        runtime.queue.enqueue_processing(row[0])
+        logger.warning("re-queued session %s after its lease ended", row[0])
+    return len(rows)
+
+
+def redispatch_lost_deliveries(runtime: Runtime) -> int:
+    """Queue again webhook events whose attempt is overdue (lost enqueue, dead worker)."""
+    cutoff = to_iso(utcnow() - timedelta(seconds=LOST_DELIVERY_GRACE_SECONDS))
+    rows = runtime.db.execute(
+        "SELECT id FROM webhook_events WHERE status = 'pending' AND next_attempt_at <= ?",
+        [cutoff],
+    ).fetchall()
+    for row in rows:
+        runtime.queue.enqueue_delivery(row[0])
+    return len(rows)
+
+
+def sweep(runtime: Runtime) -> None:
+    """Run every upkeep step; the worker runs this at start and then every minute."""
+    expired = expire_stale_sessions(runtime)
+    try:
+        purged = purge_expired_objects(runtime)
+    except StorageError as exc:
+        logger.warning("could not delete objects of expired sessions: %s", exc)
+        purged = 0
+    requeued = requeue_stale_submissions(runtime)
+    redispatched = redispatch_lost_deliveries(runtime)
+    window = runtime.settings.rate_limit_window_seconds
+    prune_windows(runtime.db, now=time.time(), window=window)
+    if expired or purged or requeued or redispatched:
+        logger.info(
+            "sweep: %s expired, %s purged, %s re-queued, %s deliveries re-dispatched",
+            expired,
+            purged,
+            requeued,
+            redispatched,
+        )

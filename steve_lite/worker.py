@@ -1,0 +1,79 @@
+"""The worker process: a runtime built once, and the Huey consumer that runs the tasks."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from sqlite_utils import Database
+
+from steve_lite import db as database
+from steve_lite.processing.ocr import OcrEngine
+from steve_lite.queue import Queue
+from steve_lite.settings import Settings
+from steve_lite.storage.s3 import ObjectStorage
+
+logger = logging.getLogger("steve_lite.worker")
+
+
+class Runtime:
+    """What tasks need, built once per process: settings, queue, storage, and per worker
+    thread a database connection and an OCR engine (built on the thread's first use)."""
+
+    def __init__(self, settings: Settings, storage: ObjectStorage, queue: Queue) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.queue = queue
+        self._local = threading.local()
+
+    @property
+    def db(self) -> Database:
+        """This thread's connection (SQLite connections are not shared between threads)."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = database.connect(self.settings.database_path)
+        return db
+
+    @property
+    def ocr(self) -> OcrEngine:
+        """This worker thread's OCR engine: built once, reused by every task it runs."""
+        engine = getattr(self._local, "ocr", None)
+        if engine is None:
+            threads = max(1, (os.cpu_count() or 1) // self.settings.workers)
+            engine = self._local.ocr = OcrEngine(intra_op_threads=threads)
+            logger.info("OCR engine loaded (%s intra-op threads)", threads)
+        return engine
+
+
+def register_handlers(runtime: Runtime) -> None:
+    """Bind the queue's tasks to the services that do the work."""
+    from steve_lite.processing.pipeline import process_session
+    from steve_lite.sweeps import sweep
+    from steve_lite.webhooks.delivery import deliver
+
+    queue = runtime.queue
+    queue.handle("process_session", lambda session_id: process_session(runtime, session_id))
+    queue.handle("deliver_webhook", lambda event_id: deliver(runtime, event_id))
+    queue.handle("sweep", lambda: sweep(runtime))
+
+
+def run_worker(settings: Settings, storage: ObjectStorage) -> None:
+    """Run the consumer until SIGINT (finish running tasks) or SIGTERM (stop now; unfinished
+    sessions are re-queued by the sweep once their lease ends)."""
+    queue = Queue(settings)
+    runtime = Runtime(settings, storage, queue)
+    register_handlers(runtime)
+    consumer = queue.huey.create_consumer(
+        workers=settings.workers,
+        worker_type="thread",
+        initial_delay=min(0.05, settings.worker_poll_seconds),
+        backoff=1.15,
+        max_delay=settings.worker_poll_seconds,
+        scheduler_interval=1,
+        periodic=True,
+        check_worker_health=True,
+    )
+    logger.info("worker started: %s thread(s), queue %s", settings.workers, settings.queue_path)
+    consumer.run()
+    logger.info("worker stopped")
