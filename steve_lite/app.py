@@ -25,6 +25,8 @@ from steve_lite.security.auth import ApiKeyMiddleware, company_scoped
 from steve_lite.sessions.routes import ROUTES as SESSION_ROUTES
 from steve_lite.settings import Settings
 from steve_lite.storage.s3 import ObjectStorage
+from steve_lite.submissions.routes import ROUTES as SUBMISSION_ROUTES
+from steve_lite.webhooks.routes import ROUTES as WEBHOOK_ROUTES
 from steve_lite.workflows.routes import ROUTES as WORKFLOW_ROUTES
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -35,7 +37,14 @@ def api_router() -> Router:
     """Every ``/api/v1`` route, behind key authentication, rate limits and the company guard."""
     return Router(
         path="/api/v1",
-        route_handlers=[*COMPANY_ROUTES, *WORKFLOW_ROUTES, *SESSION_ROUTES, *JOB_ROUTES],
+        route_handlers=[
+            *COMPANY_ROUTES,
+            *WORKFLOW_ROUTES,
+            *SESSION_ROUTES,
+            *JOB_ROUTES,
+            *SUBMISSION_ROUTES,
+            *WEBHOOK_ROUTES,
+        ],
         middleware=[ApiKeyMiddleware()],
         guards=[company_scoped],
         security=[{"apiKey": []}],

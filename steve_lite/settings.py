@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     processing_lease_seconds: int = Field(300, ge=1)
     sweep_interval_seconds: int = Field(30, ge=1)
     run_worker: bool = True
+    ocr_warmup: bool = True
 
     # Webhooks
     webhook_allow_private: bool = False

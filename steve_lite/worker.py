@@ -56,6 +56,8 @@ def register_handlers(runtime: Runtime) -> None:
     queue.handle("process_session", lambda session_id: process_session(runtime, session_id))
     queue.handle("deliver_webhook", lambda event_id: deliver(runtime, event_id))
     queue.handle("sweep", lambda: sweep(runtime))
+    if runtime.settings.ocr_warmup:
+        queue.huey.on_startup()(lambda: runtime.ocr)  # each worker thread loads its engine now
 
 
 def run_worker(settings: Settings, storage: ObjectStorage) -> None:

@@ -2,12 +2,13 @@
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from steve_lite.clock import to_iso
 from steve_lite.processing.images import DecodedImage, hamming_distance
 
 _SHARPNESS_MAX_SIDE = 1024
@@ -117,7 +118,7 @@ def check_photos(
                 "height": photo.height,
                 "sharpness": sharpness,
                 "brightness": brightness,
-                "capturedAt": _format_timestamp(photo.captured_at),
+                "capturedAt": to_iso(photo.captured_at) if photo.captured_at else None,
                 "gps": dict(photo.gps) if photo.gps is not None else None,
                 "checks": checks,
                 "passed": all(value is not False for value in checks.values()),
@@ -197,11 +198,3 @@ def _duplicate_failure(
                 f"photo is a near duplicate of file {earlier} (perceptual hash distance {distance})"
             )
     return None
-
-
-def _format_timestamp(moment: datetime | None) -> str | None:
-    """Format an aware datetime as ISO 8601 UTC with milliseconds and Z, or None."""
-    if moment is None:
-        return None
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"

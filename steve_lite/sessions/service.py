@@ -302,6 +302,10 @@ def check_submittable(db: Database, key: ApiKey, slug: str, session_id: str) -> 
         raise Gone(f"session {session_id} expired at {session['expires_at']}")
     if session["state"] != "pending":
         raise SubmitConflict(f"session {session_id} is {session['state']}, not pending")
+    if session["submission_status"] != "created":
+        raise SubmitConflict(
+            f"submission {session['submission_id']} is {session['submission_status']}"
+        )
     return session
 
 
@@ -392,10 +396,13 @@ def mark_submitted(
                 "UPDATE session_files SET size_bytes = ? WHERE session_id = ? AND file_index = ?",
                 [file["size_bytes"], session["id"], file["file_index"]],
             )
-        db.execute(
-            "UPDATE submissions SET status = 'processing', updated_at = ? WHERE id = ?",
+        cursor = db.execute(
+            "UPDATE submissions SET status = 'processing', updated_at = ? "
+            "WHERE id = ? AND status = 'created'",
             [to_iso(now), session["submission_id"]],
         )
+        if cursor.rowcount != 1:
+            raise SubmitConflict(f"submission {session['submission_id']} was cancelled")
         append_event(db, session["submission_id"], "submitted", data={"files": len(present)})
     return True
 

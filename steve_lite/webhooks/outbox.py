@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
 from steve_lite.clock import now_iso
 from steve_lite.ids import new_id
 from steve_lite.jobs.service import load_job, snapshot
+
+if TYPE_CHECKING:
+    from steve_lite.queue import Queue
 
 
 def record_event(
@@ -47,3 +50,12 @@ def record_event(
         }
     )
     return event_id
+
+
+def dispatch(queue: Queue | None, event_id: str | None) -> None:
+    """Queue the first delivery attempt of an event committed to the outbox.
+
+    Without a queue (or if this enqueue is lost) the worker's sweep picks the event up.
+    """
+    if queue is not None and event_id is not None:
+        queue.enqueue_delivery(event_id)

@@ -17,12 +17,13 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlsplit
 
 import httpcore
 import httpx
 
+from steve_lite.clock import to_iso, utcnow
 from steve_lite.security.urls import Resolver, UrlRejected, resolve_checked, validate_webhook_url
 from steve_lite.webhooks.signing import CONTENT_TYPE, USER_AGENT
 
@@ -104,7 +105,7 @@ def probe_webhook(
     now: datetime | None = None,
 ) -> dict[str, bool | int | str | None]:
     """POST an unsigned `webhook.test` event and return the `POST /webhooks/test` answer."""
-    checked_at = _format_timestamp(now or datetime.now(UTC))
+    checked_at = to_iso(now or utcnow())
     body = json.dumps({"type": "webhook.test", "timestamp": checked_at}).encode()
     headers = {"Content-Type": CONTENT_TYPE, "User-Agent": USER_AGENT}
     result = send_webhook(
@@ -116,12 +117,6 @@ def probe_webhook(
         "error": result.error,
         "checkedAt": checked_at,
     }
-
-
-def _format_timestamp(moment: datetime) -> str:
-    """Format an aware datetime as ISO 8601 UTC with milliseconds and `Z`."""
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 class PinnedBackend(httpcore.NetworkBackend):

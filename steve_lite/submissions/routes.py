@@ -1,0 +1,156 @@
+"""Submission routes: list, detail, review transitions and fraud matches."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.params import FromPath, Parameter
+
+from steve_lite.http.bodies import read_json
+from steve_lite.http.pagination import page
+from steve_lite.security.api_keys import ApiKey
+from steve_lite.submissions import service
+from steve_lite.submissions.schemas import (
+    ApproveRequest,
+    CancelRequest,
+    FraudMatchJson,
+    FraudMatchPage,
+    RejectRequest,
+    ResolveRequest,
+    SubmissionDetail,
+    SubmissionPage,
+)
+from steve_lite.webhooks.outbox import dispatch
+
+REVIEW = {"bucket": "review"}
+
+
+def detail(request: Request[ApiKey, Any, Any], submission_id: str) -> SubmissionDetail:
+    state = request.app.state
+    return service.submission_detail(  # type: ignore[return-value]
+        state.db,
+        state.storage,
+        request.user.company_id,
+        submission_id,
+        state.settings.download_url_ttl_seconds,
+    )
+
+
+@get("/submissions")
+async def list_submissions(
+    request: Request[ApiKey, Any, Any],
+    workflow: str | None = None,
+    status: str | None = None,
+    fraud_status: Annotated[str | None, Parameter(query="fraudStatus")] = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> SubmissionPage:
+    """The company's submissions, newest first, filtered by workflow, status and fraudStatus."""
+    items, next_cursor = service.list_submissions(
+        request.app.state.db,
+        request.user.company_id,
+        workflow=workflow,
+        status=status,
+        fraud_status=fraud_status,
+        limit=limit,
+        cursor=cursor,
+    )
+    return page(items, next_cursor)  # type: ignore[return-value]
+
+
+@get("/submissions/{submission_id:str}")
+async def get_submission(
+    request: Request[ApiKey, Any, Any], submission_id: FromPath[str]
+) -> SubmissionDetail:
+    """Files with download URLs valid one hour, result, fraud matches and events."""
+    return detail(request, submission_id)
+
+
+async def review(
+    request: Request[ApiKey, Any, Any], submission_id: str, action: str, model: type[Any]
+) -> SubmissionDetail:
+    body = await read_json(request, model, optional=model is not RejectRequest)
+    event_id = service.transition(
+        request.app.state.db,
+        request.user.company_id,
+        submission_id,
+        action,
+        actor=request.user.id,
+        reason=getattr(body, "reason", None),
+        note=getattr(body, "note", None),
+    )
+    dispatch(request.app.state.queue, event_id)
+    return detail(request, submission_id)
+
+
+@post("/submissions/{submission_id:str}/approve", opt=REVIEW, status_code=200)
+async def approve_submission(
+    request: Request[ApiKey, Any, Any], submission_id: FromPath[str]
+) -> SubmissionDetail:
+    """Approve a submission in ``review``."""
+    return await review(request, submission_id, "approve", ApproveRequest)
+
+
+@post("/submissions/{submission_id:str}/reject", opt=REVIEW, status_code=200)
+async def reject_submission(
+    request: Request[ApiKey, Any, Any], submission_id: FromPath[str]
+) -> SubmissionDetail:
+    """Reject a submission in ``review``; ``reason`` is required."""
+    return await review(request, submission_id, "reject", RejectRequest)
+
+
+@post("/submissions/{submission_id:str}/cancel", opt=REVIEW, status_code=200)
+async def cancel_submission(
+    request: Request[ApiKey, Any, Any], submission_id: FromPath[str]
+) -> SubmissionDetail:
+    """Cancel a submission that is ``created``, ``processing`` or in ``review``."""
+    return await review(request, submission_id, "cancel", CancelRequest)
+
+
+@get("/submissions/{submission_id:str}/fraud-matches")
+async def list_fraud_matches(
+    request: Request[ApiKey, Any, Any],
+    submission_id: FromPath[str],
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> FraudMatchPage:
+    """The submission's fraud matches."""
+    items, next_cursor = service.list_fraud_matches(
+        request.app.state.db, request.user.company_id, submission_id, limit=limit, cursor=cursor
+    )
+    return page(items, next_cursor)  # type: ignore[return-value]
+
+
+@post(
+    "/submissions/{submission_id:str}/fraud-matches/{match_id:str}/resolve",
+    opt=REVIEW,
+    status_code=200,
+)
+async def resolve_fraud_match(
+    request: Request[ApiKey, Any, Any], submission_id: FromPath[str], match_id: FromPath[str]
+) -> FraudMatchJson:
+    """Resolve a match as ``false_positive`` or ``confirmed_fraud``."""
+    body = await read_json(request, ResolveRequest)
+    match, event_id = service.resolve_fraud_match(
+        request.app.state.db,
+        request.user.company_id,
+        submission_id,
+        match_id,
+        resolution=body.resolution,
+        note=body.note,
+        actor=request.user.id,
+    )
+    dispatch(request.app.state.queue, event_id)
+    return match  # type: ignore[return-value]
+
+
+ROUTES = [
+    list_submissions,
+    get_submission,
+    approve_submission,
+    reject_submission,
+    cancel_submission,
+    list_fraud_matches,
+    resolve_fraud_match,
+]

@@ -1,0 +1,327 @@
+"""Submissions: listing, detail, and the review state machine (approve, reject, cancel,
+resolve fraud matches). Every transition appends an event and writes its webhook to the outbox
+in the same transaction."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from sqlite_utils import Database
+
+from steve_lite.clock import now_iso, to_iso, utcnow
+from steve_lite.db import transaction
+from steve_lite.errors import Conflict, FieldError, NotFound, ValidationFailed
+from steve_lite.http.pagination import paginate
+from steve_lite.storage.s3 import ObjectStorage
+from steve_lite.submissions.events import append_event
+from steve_lite.submissions.schemas import FRAUD_STATUSES, STATUSES
+from steve_lite.webhooks.outbox import record_event
+
+MAX_EVENTS = 100
+TRANSITIONS = {
+    "approve": (("review",), "approved", "submission.approved"),
+    "reject": (("review",), "rejected", "submission.rejected"),
+    "cancel": (("created", "processing", "review"), "cancelled", "submission.cancelled"),
+}
+
+SUBMISSION_COLUMNS = (
+    "sub.*, s.client_submission_id, s.external_user, s.metadata, "
+    "w.slug AS workflow_slug, w.name AS workflow_name"
+)
+SUBMISSION_JOINS = (
+    "FROM submissions sub JOIN sessions s ON s.id = sub.session_id "
+    "JOIN workflows w ON w.id = sub.workflow_id"
+)
+
+
+def loads(value: str | None) -> Any:
+    return json.loads(value) if value else None
+
+
+def item_json(row: dict[str, Any]) -> dict[str, Any]:
+    """The list item of one submission row."""
+    result = loads(row["result"])
+    return {
+        "id": row["id"],
+        "sessionId": row["session_id"],
+        "submissionStatus": row["status"],
+        "fraudStatus": row["fraud_status"],
+        "fraudScore": row["fraud_score"],
+        "workflow": {
+            "slug": row["workflow_slug"],
+            "name": row["workflow_name"],
+            "version": row["workflow_version"],
+        },
+        "extractedData": result["extractedData"] if result else None,
+        "confidence": row["confidence"],
+        "clientSubmissionId": row["client_submission_id"],
+        "externalUser": loads(row["external_user"]),
+        "metadata": loads(row["metadata"]),
+        "createdAt": row["created_at"],
+        "updatedAt": row["updated_at"],
+    }
+
+
+def check_filters(status: str | None, fraud_status: str | None) -> None:
+    errors = []
+    if status is not None and status not in STATUSES:
+        errors.append(FieldError("status", f"must be one of {', '.join(STATUSES)}", "enum"))
+    if fraud_status is not None and fraud_status not in FRAUD_STATUSES:
+        errors.append(
+            FieldError("fraudStatus", f"must be one of {', '.join(FRAUD_STATUSES)}", "enum")
+        )
+    if errors:
+        raise ValidationFailed("invalid filters", errors=errors)
+
+
+def list_submissions(
+    db: Database,
+    company_id: str,
+    *,
+    workflow: str | None = None,
+    status: str | None = None,
+    fraud_status: str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the company's submissions, newest first, and the next cursor."""
+    check_filters(status, fraud_status)
+    where, params = ["sub.company_id = ?"], [company_id]
+    for column, value in (
+        ("w.slug", workflow),
+        ("sub.status", status),
+        ("sub.fraud_status", fraud_status),
+    ):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+
+    def fetch(after: int | None, count: int) -> list[dict[str, Any]]:
+        clauses = [*where, "sub.seq < ?"] if after is not None else where
+        args = [*params, after] if after is not None else params
+        sql = (
+            f"SELECT {SUBMISSION_COLUMNS} {SUBMISSION_JOINS} WHERE {' AND '.join(clauses)} "
+            "ORDER BY sub.seq DESC LIMIT ?"
+        )
+        return [dict(row) for row in db.execute(sql, [*args, count])]
+
+    scope = f"submissions:{company_id}:{workflow}:{status}:{fraud_status}"
+    rows, next_cursor = paginate(
+        db, scope=scope, limit=limit, cursor=cursor, fetch=fetch, position=lambda r: r["seq"]
+    )
+    return [item_json(row) for row in rows], next_cursor
+
+
+def load_submission(db: Database, company_id: str, submission_id: str) -> dict[str, Any]:
+    """The submission when it belongs to ``company_id``; else 404."""
+    row = db.execute(
+        f"SELECT {SUBMISSION_COLUMNS} {SUBMISSION_JOINS} WHERE sub.id = ? AND sub.company_id = ?",
+        [submission_id, company_id],
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"submission {submission_id!r} not found")
+    return dict(row)
+
+
+def match_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "score": row["score"],
+        "fileIndex": row["file_index"],
+        "matchedSubmissionId": row["matched_submission_id"],
+        "matchedFileIndex": row["matched_file_index"],
+        "details": loads(row["details"]) or {},
+        "status": row["status"],
+        "resolution": row["resolution"],
+        "note": row["note"],
+        "resolvedAt": row["resolved_at"],
+    }
+
+
+def fraud_matches(
+    db: Database, submission_id: str, *, after: str | None = None, limit: int = -1
+) -> list[dict[str, Any]]:
+    """The submission's fraud matches, oldest first (``after`` a match id)."""
+    sql = "SELECT * FROM fraud_matches WHERE submission_id = ?"
+    params: list[Any] = [submission_id]
+    if after is not None:
+        sql += " AND (created_at, id) > (SELECT created_at, id FROM fraud_matches WHERE id = ?)"
+        params.append(after)
+    rows = db.execute(sql + " ORDER BY created_at, id LIMIT ?", [*params, limit])
+    return [dict(row) for row in rows]
+
+
+def list_fraud_matches(
+    db: Database, company_id: str, submission_id: str, *, limit: int | None, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    load_submission(db, company_id, submission_id)
+    rows, next_cursor = paginate(
+        db,
+        scope=f"fraud-matches:{submission_id}",
+        limit=limit,
+        cursor=cursor,
+        fetch=lambda after, n: fraud_matches(db, submission_id, after=after, limit=n),
+        position=lambda row: row["id"],
+    )
+    return [match_json(row) for row in rows], next_cursor
+
+
+def files_json(
+    db: Database, storage: ObjectStorage, session_id: str, ttl_seconds: int
+) -> list[dict[str, Any]]:
+    """Every file slot with a presigned GET URL (valid ``ttl_seconds``)."""
+    ttl = timedelta(seconds=ttl_seconds)
+    expires = to_iso(utcnow() + ttl)
+    rows = db.execute(
+        "SELECT * FROM session_files WHERE session_id = ? ORDER BY file_index", [session_id]
+    )
+    return [
+        {
+            "fileIndex": row["file_index"],
+            "label": row["label"],
+            "contentType": row["content_type"],
+            "sizeBytes": row["size_bytes"],
+            "downloadUrl": storage.presign_get(row["object_key"], ttl),
+            "downloadUrlExpiresAt": expires,
+        }
+        for row in rows
+    ]
+
+
+def events_json(db: Database, submission_id: str) -> list[dict[str, Any]]:
+    rows = db.execute(
+        "SELECT * FROM submission_events WHERE submission_id = ? ORDER BY seq DESC LIMIT ?",
+        [submission_id, MAX_EVENTS],
+    )
+    return [
+        {
+            "id": row["id"],
+            "type": row["type"],
+            "occurredAt": row["occurred_at"],
+            "actor": row["actor"],
+            "data": loads(row["data"]) or {},
+        }
+        for row in rows
+    ]
+
+
+def submission_detail(
+    db: Database, storage: ObjectStorage, company_id: str, submission_id: str, url_ttl: int
+) -> dict[str, Any]:
+    """The detail view: the list item plus files, result, matches, events and reasons."""
+    row = load_submission(db, company_id, submission_id)
+    return {
+        **item_json(row),
+        "files": files_json(db, storage, row["session_id"], url_ttl),
+        "result": loads(row["result"]),
+        "fraudMatches": [match_json(m) for m in fraud_matches(db, submission_id)],
+        "events": events_json(db, submission_id),
+        "rejectReason": row["reject_reason"],
+        "cancelReason": row["cancel_reason"],
+    }
+
+
+def transition(
+    db: Database,
+    company_id: str,
+    submission_id: str,
+    action: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    note: str | None = None,
+) -> str | None:
+    """Approve, reject or cancel: 409 ``conflict`` from any state the action does not allow.
+
+    Returns the id of the webhook event written to the outbox (None without a webhook URL).
+
+    The conditional update decides races: of two concurrent approvals one changes the row and
+    the other finds it already ``approved``.
+    """
+    allowed, target, event_type = TRANSITIONS[action]
+    with transaction(db):
+        row = load_submission(db, company_id, submission_id)
+        marks = ", ".join("?" for _ in allowed)
+        cursor = db.execute(
+            f"UPDATE submissions SET status = ?, updated_at = ?, "
+            "reject_reason = CASE WHEN ? = 'rejected' THEN ? ELSE reject_reason END, "
+            "cancel_reason = CASE WHEN ? = 'cancelled' THEN ? ELSE cancel_reason END "
+            f"WHERE id = ? AND status IN ({marks})",
+            [target, now_iso(), target, reason, target, reason, submission_id, *allowed],
+        )
+        if cursor.rowcount != 1:
+            raise Conflict(
+                f"submission {submission_id} is {row['status']}; {action} needs "
+                + " or ".join(allowed)
+            )
+        data = {"from": row["status"], **({"reason": reason} if reason else {})}
+        if note:
+            data["note"] = note
+        append_event(db, submission_id, target, actor=actor, data=data)
+        extra = {"reason": reason} if action in ("reject", "cancel") else None
+        return record_event(db, row["session_id"], event_type, extra)
+
+
+def resolve_fraud_match(
+    db: Database,
+    company_id: str,
+    submission_id: str,
+    match_id: str,
+    *,
+    resolution: str,
+    note: str | None,
+    actor: str,
+) -> tuple[dict[str, Any], str | None]:
+    """Resolve one open match (409 when already resolved) and update ``fraudStatus``:
+    ``clean`` once every match is a false positive, ``blocked`` on confirmed fraud.
+
+    Returns the resolved match and the id of its outbox event."""
+    with transaction(db):
+        submission = load_submission(db, company_id, submission_id)
+        now = now_iso()
+        cursor = db.execute(
+            "UPDATE fraud_matches SET status = 'resolved', resolution = ?, note = ?, "
+            "resolved_at = ? WHERE id = ? AND submission_id = ? AND status = 'open'",
+            [resolution, note, now, match_id, submission_id],
+        )
+        match = db.execute(
+            "SELECT * FROM fraud_matches WHERE id = ? AND submission_id = ?",
+            [match_id, submission_id],
+        ).fetchone()
+        if match is None:
+            raise NotFound(f"fraud match {match_id!r} not found")
+        if cursor.rowcount != 1:
+            raise Conflict(f"fraud match {match_id} is already resolved")
+        resolutions = [
+            r[0]
+            for r in db.execute(
+                "SELECT resolution FROM fraud_matches WHERE submission_id = ?", [submission_id]
+            )
+        ]
+        fraud_status = submission["fraud_status"]
+        if "confirmed_fraud" in resolutions:
+            fraud_status = "blocked"
+        elif all(r == "false_positive" for r in resolutions):
+            fraud_status = "clean"
+        db.execute(
+            "UPDATE submissions SET fraud_status = ?, updated_at = ? WHERE id = ?",
+            [fraud_status, now, submission_id],
+        )
+        resolved = match_json(dict(match))
+        append_event(
+            db,
+            submission_id,
+            "fraud_match_resolved",
+            actor=actor,
+            data={"matchId": match_id, "resolution": resolution, "fraudStatus": fraud_status},
+        )
+        record_event(
+            db,
+            submission["session_id"],
+            "submission.fraud_match_resolved",
+            {"fraudMatch": resolved},
+        )
+    return resolved

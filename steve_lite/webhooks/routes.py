@@ -1,0 +1,37 @@
+"""POST /api/v1/webhooks/test."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, TypedDict
+
+import anyio
+from litestar import Request, post
+from pydantic import Field
+
+from steve_lite.http.bodies import read_json
+from steve_lite.security.api_keys import ApiKey
+from steve_lite.sessions.schemas import RequestModel
+from steve_lite.webhooks.service import test_webhook
+
+
+class WebhookTestRequest(RequestModel):
+    webhook_url: str = Field(min_length=1, max_length=2048)
+
+
+class WebhookTestResult(TypedDict):
+    success: bool
+    statusCode: int | None
+    error: str | None
+    checkedAt: str
+
+
+@post("/webhooks/test", opt={"bucket": "webhook_test", "legacy_keys": True}, status_code=200)
+async def post_webhook_test(request: Request[ApiKey, Any, Any]) -> WebhookTestResult:
+    """Send an unsigned ``webhook.test`` event to a URL and report what happened."""
+    body = await read_json(request, WebhookTestRequest)
+    probe = partial(test_webhook, request.app.state.settings, body.webhook_url)
+    return await anyio.to_thread.run_sync(probe)  # type: ignore[return-value]
+
+
+ROUTES = [post_webhook_test]

@@ -1,0 +1,26 @@
+"""The webhook reachability test (``POST /api/v1/webhooks/test``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from steve_lite.errors import FieldError, ValidationFailed
+from steve_lite.security.urls import UrlRejected, validate_webhook_url
+from steve_lite.settings import Settings
+from steve_lite.webhooks.sender import probe_webhook
+
+
+def test_webhook(settings: Settings, url: str) -> dict[str, Any]:
+    """Check the URL like a session's, then send the unsigned ``webhook.test`` probe."""
+    try:
+        validate_webhook_url(url, allow_private=settings.webhook_allow_private)
+    except UrlRejected as exc:
+        raise ValidationFailed(
+            "the request body is invalid: webhookUrl",
+            errors=[FieldError("webhookUrl", str(exc), "url_rejected")],
+        ) from None
+    return probe_webhook(
+        url,
+        timeout=settings.webhook_test_timeout_seconds,
+        allow_private=settings.webhook_allow_private,
+    )
