@@ -27,10 +27,24 @@ up: install
 test *args: install
     {{bin}}/pytest {{args}}
 
-# ruff check and format check, Dockerfile and compose lint
+# ruff check and format check, Dockerfile and compose lint (offline: no Docker engine needed)
 lint: install
     {{bin}}/ruff check .
     {{bin}}/ruff format --check .
+    {{bin}}/hadolint --failure-threshold style Dockerfile
+    {{bin}}/check-jsonschema --builtin-schema vendor.compose-spec devstack/compose.yaml
+
+# MinIO, bucket, `steve-lite serve` and `steve-lite worker` in Docker (see docs/deployment.md)
+devstack:
+    docker compose -f devstack/compose.yaml up --build --detach --wait
+    @echo "API: http://127.0.0.1:${DEVSTACK_API_PORT:-8000}  MinIO console: http://127.0.0.1:${DEVSTACK_S3_CONSOLE_PORT:-9001}"
+    @echo "A key: docker compose -f devstack/compose.yaml exec serve steve-lite companies create Dev --slug dev"
+    @echo "       docker compose -f devstack/compose.yaml exec serve steve-lite workflows assign document-ocr --company dev"
+    @echo "       docker compose -f devstack/compose.yaml exec serve steve-lite keys create --company dev"
+
+# stop the devstack and delete its containers, network and volumes (MinIO objects, databases)
+devstack-down:
+    docker compose -f devstack/compose.yaml down --volumes --remove-orphans
 
 # run the benchmarks; each prints its figures and ratios
 bench: install

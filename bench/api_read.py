@@ -125,7 +125,7 @@ def report(args: argparse.Namespace, results: dict[str, WrkResult]) -> int:
         f"median of {args.rounds} x {args.duration:g} s"
     )
     print_table(
-        ["server", "requests/s", "p50 ms", "p99 ms", "non-2xx", "socket errors"],
+        ["server", "requests/s", "p50 ms", "p99 ms", "non-2xx/3xx", "socket errors"],
         [
             [
                 labels[name],

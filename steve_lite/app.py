@@ -18,10 +18,10 @@ from steve_lite import db as database
 from steve_lite.companies.routes import ROUTES as COMPANY_ROUTES
 from steve_lite.health import ROUTES as HEALTH_ROUTES
 from steve_lite.http.problems import EXCEPTION_HANDLERS
-from steve_lite.http.request_id import RequestIdMiddleware, add_response_headers
+from steve_lite.http.request_id import add_response_headers
 from steve_lite.jobs.routes import ROUTES as JOB_ROUTES
 from steve_lite.queue import Queue
-from steve_lite.security.auth import ApiKeyMiddleware, company_scoped
+from steve_lite.security.auth import ApiKeyMiddleware
 from steve_lite.sessions.routes import ROUTES as SESSION_ROUTES
 from steve_lite.settings import Settings
 from steve_lite.storage.s3 import ObjectStorage
@@ -34,7 +34,7 @@ SWAGGER = "/docs/static/swagger-ui"
 
 
 def api_router() -> Router:
-    """Every ``/api/v1`` route, behind key authentication, rate limits and the company guard."""
+    """Every ``/api/v1`` route, behind key authentication and rate limits."""
     return Router(
         path="/api/v1",
         route_handlers=[
@@ -46,7 +46,6 @@ def api_router() -> Router:
             *WEBHOOK_ROUTES,
         ],
         middleware=[ApiKeyMiddleware()],
-        guards=[company_scoped],
         security=[{"apiKey": []}],
     )
 
@@ -95,7 +94,6 @@ def create_app(
                 path="/docs/static", directories=[STATIC_DIR], include_in_schema=False
             ),
         ],
-        middleware=[RequestIdMiddleware()],
         before_send=[add_response_headers],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         cors_config=CORSConfig(allow_origins=["*"], allow_headers=["*"], expose_headers=["*"]),

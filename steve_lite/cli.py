@@ -374,5 +374,14 @@ def workflows_publish(ctx: Context, file: Path, as_json: bool) -> None:
         click.echo(f"published {published['slug']} version {published['version']}")
 
 
+# ---------------------------------------------------------------- API client commands
+
+from steve_lite.client.commands import jobs, submissions, submit  # noqa: E402
+
+main.add_command(submit)
+main.add_command(jobs)
+main.add_command(submissions)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -52,7 +52,6 @@ class Settings(BaseSettings):
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     worker_poll_seconds: float = Field(0.1, gt=0)
     processing_lease_seconds: int = Field(300, ge=1)
-    sweep_interval_seconds: int = Field(30, ge=1)
     run_worker: bool = True
     ocr_warmup: bool = True
 

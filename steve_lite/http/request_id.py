@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Scope
 
 from steve_lite.errors import BadRequest
 from steve_lite.ids import new_id
-from steve_lite.log import request_id_var
 
 MAX_REQUEST_ID_LENGTH = 128
 _STATE_KEY = "steve_request_id"
@@ -42,19 +40,14 @@ def request_id_for(scope: Scope) -> str:
     return request_id
 
 
-class RequestIdMiddleware(ASGIMiddleware):
-    """Puts the request id in the logging context and refuses an invalid ``X-Request-Id``."""
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        token = request_id_var.set(request_id_for(scope))
-        try:
-            if scope["state"].get(_INVALID_KEY):
-                raise BadRequest(
-                    f"X-Request-Id must be 1 to {MAX_REQUEST_ID_LENGTH} printable ASCII characters"
-                )
-            await next_app(scope, receive, send)
-        finally:
-            request_id_var.reset(token)
+def check_request_id(scope: Scope) -> str:
+    """The request id, or 400 when the caller's ``X-Request-Id`` is invalid."""
+    request_id = request_id_for(scope)
+    if scope["state"].get(_INVALID_KEY):
+        raise BadRequest(
+            f"X-Request-Id must be 1 to {MAX_REQUEST_ID_LENGTH} printable ASCII characters"
+        )
+    return request_id
 
 
 async def add_response_headers(message: Message, scope: Scope) -> None:

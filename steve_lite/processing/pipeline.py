@@ -180,7 +180,9 @@ def run_processor(
 
 
 def missing_required(definition: WorkflowDefinition, data: dict[str, Any]) -> list[str]:
-    return [name for name in definition.required_fields() if data.get(name) in (None, "", [])]
+    """Required fields without a value: absent, null or an empty string. An empty list is a
+    value: compliance-vm's required ``issues`` is ``[]`` exactly when every check passed."""
+    return [name for name in definition.required_fields() if data.get(name) in (None, "")]
 
 
 def decide(

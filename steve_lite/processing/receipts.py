@@ -420,9 +420,10 @@ MONTHS = {
 }  # fmt: skip
 YMD_PATTERN = re.compile(r"(?<!\d)(\d{4})\s?([-/.])\s?(\d{1,2})\s?\2\s?(\d{1,2})(?!\d)")
 NUMERIC_PATTERN = re.compile(r"(?<!\d)(\d{1,2})\s?([-/.])\s?(\d{1,2})\s?\2\s?(\d{4}|\d{2})(?!\d)")
-DAY_MONTH_NAME_PATTERN = re.compile(r"(?<!\d)(\d{1,2})\.?\s*([^\W\d_]{3,9})\.?,?\s*(\d{4})(?!\d)")
+MONTH_NAME = r"((?:[^\W\d_]|0)[^\W\d_]{2,8})"  # OCR may read the O of Oct as 0
+DAY_MONTH_NAME_PATTERN = re.compile(rf"(?<!\d)(\d{{1,2}})\.?\s*{MONTH_NAME}\.?,?\s*(\d{{4}})(?!\d)")
 MONTH_NAME_DAY_PATTERN = re.compile(
-    r"(?<![^\W\d_])([^\W\d_]{3,9})\.?\s*(\d{1,2})(?:st|nd|rd|th)?,?\s*(\d{4})(?!\d)"
+    rf"(?<![^\W\d_]){MONTH_NAME}\.?\s*(\d{{1,2}})(?:st|nd|rd|th)?,?\s*(\d{{4}})(?!\d)"
 )
 DATE_PATTERNS = (YMD_PATTERN, NUMERIC_PATTERN, DAY_MONTH_NAME_PATTERN, MONTH_NAME_DAY_PATTERN)
 DATE_LABELS = ("DATE", "DATUM", "DATA", "DATO", "FECHA", "DATE OF ISSUE")
@@ -478,7 +479,7 @@ def order_day_month(
 
 def month_number(name: str) -> int:
     """1..12 for a month name or abbreviation in a few European languages, 0 if unknown."""
-    key = fold(name).lower()
+    key = fold(name).lower().replace("0", "o")
     return MONTHS.get(key[:4]) or MONTHS.get(key[:3], 0)
 
 
@@ -504,7 +505,8 @@ RECEIPT_LABEL = (
 RECEIPT_VALUE = r"(?P<value>(?=[A-Z0-9\-/]*\d)[A-Z0-9][A-Z0-9\-/]*)"
 RECEIPT_NUMBER_PATTERNS = (
     re.compile(
-        rf"\b{RECEIPT_LABEL}\b\s*[-.]?\s*{NUMBER_MARK}\.?\s*[:#]?\s*{RECEIPT_VALUE}", re.IGNORECASE
+        rf"\b{RECEIPT_LABEL}(?:\b|(?=(?-i:N)))\s*[-.]?\s*{NUMBER_MARK}\.?\s*[:#]?\s*{RECEIPT_VALUE}",
+        re.IGNORECASE,
     ),
     re.compile(
         rf"\b(?:nr|no)\.?\s*(?:paragonu|rachunku|bonu|faktury|dokumentu|transakcji)\b\s*[:#]?\s*"
@@ -591,7 +593,7 @@ def is_name_like(text: str) -> bool:
     digits = sum(char.isdigit() for char in text)
     if letters < 3 or digits > 0.3 * (letters + digits) or text[0].isdigit():
         return False
-    if ADDRESS_PATTERN.search(text) or CONTACT_PATTERN.search(text):
+    if (ADDRESS_PATTERN.search(text) and digits) or CONTACT_PATTERN.search(text):
         return False
     if (digits and "," in text) or dates_in(text, None) or is_tax_id_row(text):
         return False

@@ -10,12 +10,11 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from steve_lite.clock import now_iso
+from steve_lite.clock import now_iso, parse_iso
 from steve_lite.db import transaction
 from steve_lite.ids import new_id
 
 KEY_PATTERN = re.compile(r"aok_[0-9a-f]{64}")
-LAST_USED_RESOLUTION = "60 seconds"
 
 
 @dataclass(frozen=True)
@@ -84,11 +83,11 @@ def find_key(db: Database, key_hash: str) -> ApiKey | None:
     )
 
 
-def touch_key(db: Database, key: ApiKey, now: str) -> None:
+def touch_key(db: Database, key: ApiKey, now: float) -> None:
     """Record use at most once a minute, so the hot path does not write on every request."""
-    if key.last_used_at is not None and key.last_used_at[:16] == now[:16]:
+    if key.last_used_at is not None and now - parse_iso(key.last_used_at).timestamp() < 60:
         return
-    db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", [now, key.id])
+    db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", [now_iso(), key.id])
 
 
 def list_keys(db: Database, *, company_id: str | None = None) -> list[dict[str, Any]]:

@@ -318,10 +318,10 @@ def resolve_fraud_match(
             actor=actor,
             data={"matchId": match_id, "resolution": resolution, "fraudStatus": fraud_status},
         )
-        record_event(
+        event_id = record_event(
             db,
             submission["session_id"],
             "submission.fraud_match_resolved",
             {"fraudMatch": resolved},
         )
-    return resolved
+    return resolved, event_id

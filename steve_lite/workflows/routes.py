@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Request, get
 from litestar.params import FromPath
+from sqlite_utils import Database
 
 from steve_lite.errors import NotFound
 from steve_lite.http.pagination import page, paginate
@@ -14,8 +15,10 @@ from steve_lite.workflows import service
 from steve_lite.workflows.schemas import WorkflowPage, WorkflowSummary, WorkflowVersionJson
 
 
-def summary_json(workflow: dict[str, Any], definition: dict[str, Any]) -> dict[str, Any]:
+def summary_json(db: Database, workflow: dict[str, Any]) -> dict[str, Any]:
     slug, version = workflow["slug"], workflow["published_version"]
+    definition = service.get_definition(db, workflow["id"], version)
+    assert definition is not None
     return {
         "id": workflow["id"],
         "slug": slug,
@@ -25,7 +28,7 @@ def summary_json(workflow: dict[str, Any], definition: dict[str, Any]) -> dict[s
         "color": workflow["color"],
         "publishedVersion": version,
         "contractUrl": f"/api/v1/workflows/{slug}/versions/{version}",
-        "upload": definition["upload"],
+        "upload": definition.upload_json,
     }
 
 
@@ -43,7 +46,7 @@ async def list_workflows(
         fetch=lambda after, n: service.list_assigned(db, company_id, after_slug=after, limit=n),
         position=lambda row: row["slug"],
     )
-    return page([summary_json(row, row["definition"]) for row in rows], next_cursor)  # type: ignore[return-value]
+    return page([summary_json(db, row) for row in rows], next_cursor)  # type: ignore[return-value]
 
 
 def assigned_or_404(request: Request[ApiKey, Any, Any], slug: str) -> dict[str, Any]:
@@ -57,11 +60,7 @@ def assigned_or_404(request: Request[ApiKey, Any, Any], slug: str) -> dict[str, 
 async def get_workflow(request: Request[ApiKey, Any, Any], slug: FromPath[str]) -> WorkflowSummary:
     """The summary of the published version."""
     workflow = assigned_or_404(request, slug)
-    definition = service.get_definition(
-        request.app.state.db, workflow["id"], workflow["published_version"]
-    )
-    assert definition is not None
-    return summary_json(workflow, definition.model_dump(by_alias=True))  # type: ignore[return-value]
+    return summary_json(request.app.state.db, workflow)  # type: ignore[return-value]
 
 
 @get("/workflows/{slug:str}/versions/{version:int}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -68,6 +69,11 @@ class WorkflowDefinition(WireModel):
     output_json_schema: dict[str, Any]
     min_confidence: float = Field(0.0, ge=0, le=1)
     compliance: dict[str, Any] = Field(default_factory=dict)
+
+    @cached_property
+    def upload_json(self) -> dict[str, Any]:
+        """The upload contract as it goes on the wire (shared: do not modify)."""
+        return self.upload.model_dump(by_alias=True)
 
     def required_fields(self) -> list[str]:
         return [field.name for field in self.output_schema if field.required]

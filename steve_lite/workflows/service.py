@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 from typing import Any
 
@@ -93,13 +92,24 @@ def get_workflow(db: Database, slug: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+_definitions: dict[tuple[str, int], WorkflowDefinition] = {}
+
+
 def get_definition(db: Database, workflow_id: str, version: int) -> WorkflowDefinition | None:
-    """The immutable definition of one version."""
+    """The immutable definition of one version (versions never change, so it is cached)."""
+    cached = _definitions.get((workflow_id, version))
+    if cached is not None:
+        return cached
     row = db.execute(
         "SELECT definition FROM workflow_versions WHERE workflow_id = ? AND version = ?",
         [workflow_id, version],
     ).fetchone()
-    return WorkflowDefinition.model_validate_json(row[0]) if row else None
+    if row is None:
+        return None
+    definition = _definitions[(workflow_id, version)] = WorkflowDefinition.model_validate_json(
+        row[0]
+    )
+    return definition
 
 
 def list_workflows(db: Database) -> list[dict[str, Any]]:
@@ -161,12 +171,10 @@ def find_assigned(db: Database, slug: str, company_id: str) -> dict[str, Any] | 
 def list_assigned(
     db: Database, company_id: str, *, after_slug: str | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    """Published workflows assigned to ``company_id``, by slug, with their published definition."""
+    """Published workflows assigned to ``company_id``, by slug."""
     sql = (
-        "SELECT w.*, v.definition FROM workflows w "
-        "JOIN company_workflows cw ON cw.workflow_id = w.id "
-        "JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.published_version "
-        "WHERE cw.company_id = ?"
+        "SELECT w.* FROM workflows w JOIN company_workflows cw ON cw.workflow_id = w.id "
+        "WHERE cw.company_id = ? AND w.published_version IS NOT NULL"
     )
     params: list[Any] = [company_id]
     if after_slug is not None:
@@ -176,7 +184,4 @@ def list_assigned(
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
-    return [
-        {**dict(row), "definition": json.loads(row["definition"])}
-        for row in db.execute(sql, params)
-    ]
+    return [dict(row) for row in db.execute(sql, params)]

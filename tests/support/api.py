@@ -75,11 +75,12 @@ class LiveApi:
 
 
 def start_live_api(
-    settings: Settings, s3: EmbeddedS3, **state: Any
+    settings: Settings, s3: EmbeddedS3, *, bucket: str | None = None, **state: Any
 ) -> tuple[LiveApi, ThreadedServer]:
-    """Serve the app for ``settings`` with a fresh bucket on the embedded S3 server."""
+    """Serve the app for ``settings`` on ``bucket`` of the embedded S3 server (default: a fresh
+    one), so that a worker process can be pointed at the same bucket."""
     db = open_database(settings)
-    storage = s3.storage(bucket=f"test-{uuid.uuid4().hex[:20]}")
+    storage = s3.storage(bucket=bucket or f"test-{uuid.uuid4().hex[:20]}")
     storage.ensure_bucket()
     app = create_app(
         settings, db=database.connect(settings.database_path), storage=storage, **state
