@@ -6,6 +6,7 @@ import logging
 import time
 from typing import Any
 
+import anyio
 from litestar import MediaType, Request, Response, get
 
 logger = logging.getLogger("steve_lite.health")
@@ -21,7 +22,8 @@ async def healthz() -> dict[str, str]:
 @get("/readyz")
 async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     """The database and the object storage answer."""
-    checks = {"database": database_ok(request), "storage": storage_ok(request)}
+    storage = await anyio.to_thread.run_sync(request.app.state.storage.ping)
+    checks = {"database": database_ok(request), "storage": storage}
     ready = all(checks.values())
     return Response(
         {"status": "ready" if ready else "unavailable", "checks": checks},
@@ -36,10 +38,6 @@ def database_ok(request: Request[Any, Any, Any]) -> bool:
         logger.exception("readiness: database check failed")
         return False
     return True
-
-
-def storage_ok(request: Request[Any, Any, Any]) -> bool:
-    return bool(request.app.state.storage.ping())
 
 
 @get("/metrics", media_type=MediaType.TEXT)

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,9 @@ LEASE_SECONDS = 3
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, embedded_s3: EmbeddedS3) -> Iterator[Any]:
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, embedded_s3: EmbeddedS3
+) -> Iterator[WorkerStack]:
     """API and workers on one data dir; workers hold a processing lease of 3 s (renewed per file)
     and may post webhooks to the loopback receiver."""
     stack = start_stack(
@@ -88,7 +91,9 @@ def test_a_job_killed_half_way_finishes_exactly_once(
     api = stack.api
     tenant = api.tenant()
     first = stack.start_worker()
-    session = submit_files(api, tenant, "document-ocr", document(20), webhookUrl=webhook_receiver.url)
+    session = submit_files(
+        api, tenant, "document-ocr", document(20), webhookUrl=webhook_receiver.url
+    )
     session_id, submission_id = session["sessionId"], session["submissionId"]
     wait_for_event(api.db, submission_id, "processing_started")
 
@@ -107,7 +112,7 @@ def test_a_job_killed_half_way_finishes_exactly_once(
     assert state["state"] == "submitted"  # killed half-way, not after the end
     assert event_types(api.db, submission_id) == ["created", "submitted", "processing_started"]
     lease_end = parse_iso(state["lease_until"])
-    assert lease_end <= utcnow() + timedelta_seconds(LEASE_SECONDS)
+    assert lease_end <= utcnow() + timedelta(seconds=LEASE_SECONDS)
     wait_until(lambda: utcnow() > lease_end, LEASE_SECONDS + 5, "the end of the lease")
 
     second = stack.start_worker()  # its sweep runs at start and re-queues the session
@@ -131,15 +136,13 @@ def test_a_job_killed_half_way_finishes_exactly_once(
 
     (delivered,) = webhook_receiver.wait_for(1, timeout=30)
     assert delivered.headers["x-webhook-event"] == "session.completed"
-    outbox = api.db.execute(
-        "SELECT event_type, status, attempts FROM webhook_events WHERE session_id = ?",
-        [session_id],
-    ).fetchall()
     wait_until(
-        lambda: api.db.execute(
-            "SELECT status FROM webhook_events WHERE session_id = ?", [session_id]
-        ).fetchone()[0]
-        == "delivered",
+        lambda: (
+            api.db.execute(
+                "SELECT status FROM webhook_events WHERE session_id = ?", [session_id]
+            ).fetchone()[0]
+            == "delivered"
+        ),
         30,
         "the delivery being recorded",
     )
@@ -150,12 +153,6 @@ def test_a_job_killed_half_way_finishes_exactly_once(
     assert [tuple(row) for row in outbox] == [("session.completed", "delivered", 1)]
     assert len(webhook_receiver.requests) == 1
     stop_and_check_clean_exit(second, signal.SIGTERM)
-
-
-def timedelta_seconds(seconds: float) -> Any:
-    from datetime import timedelta
-
-    return timedelta(seconds=seconds)
 
 
 def test_an_idle_worker_picks_up_a_new_session(stack: WorkerStack) -> None:

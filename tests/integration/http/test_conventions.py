@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
-from tests.support.api import LiveApi
+import pytest
+
+from tests.support.api import LiveApi, make_settings, start_live_api
 
 CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$|^\$schema$")
 
@@ -106,3 +109,25 @@ def test_health_and_metrics(live_api: LiveApi) -> None:
         metrics = client.get("/metrics")
     assert ready.status_code == 200 and ready.json()["checks"]["database"] is True
     assert "steve_uptime_seconds" in metrics.text
+
+
+def test_unexpected_errors_are_logged_with_the_request_id_and_hidden(
+    tmp_path, embedded_s3, caplog: pytest.LogCaptureFixture
+) -> None:
+    api, server = start_live_api(make_settings(tmp_path), embedded_s3)
+    try:
+        tenant = api.tenant()
+        api.db.execute("DROP TABLE company_workflows")  # a broken database, as a disk might be
+        with caplog.at_level(logging.ERROR), api.client(tenant) as client:
+            response = client.get("/api/v1/workflows", headers={"X-Request-Id": "boom-1"})
+    finally:
+        server.stop()
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["type"].endswith("/internal-error")
+    assert body["requestId"] == "boom-1"
+    assert "Traceback" not in response.text and "company_workflows" not in response.text
+    logged = [r for r in caplog.records if r.name == "steve_lite.http"]
+    assert logged and logged[0].request_id == "boom-1"
+    assert "no such table" in logged[0].exc_text or "no such table" in str(logged[0].exc_info[1])
