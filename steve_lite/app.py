@@ -17,6 +17,7 @@ from steve_lite import __version__
 from steve_lite import db as database
 from steve_lite.companies.routes import ROUTES as COMPANY_ROUTES
 from steve_lite.health import ROUTES as HEALTH_ROUTES
+from steve_lite.http.openapi import document_problems
 from steve_lite.http.problems import EXCEPTION_HANDLERS
 from steve_lite.http.request_id import add_response_headers
 from steve_lite.jobs.routes import ROUTES as JOB_ROUTES
@@ -86,7 +87,7 @@ def create_app(
     Without a ``queue``, submitted sessions wait in ``submitted`` (tests of the API alone).
     """
     db = db or database.connect(settings.database_path)
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             api_router(),
             *HEALTH_ROUTES,
@@ -102,3 +103,5 @@ def create_app(
         state=State({"settings": settings, "db": db, "storage": storage, "queue": queue}),
         logging_config=None,
     )
+    document_problems(app.openapi_schema)
+    return app

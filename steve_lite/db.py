@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -23,9 +25,11 @@ def ensure_data_dir(path: Path) -> Path:
     """Create ``path`` when missing and check that it is writable."""
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-check"
-        probe.write_bytes(b"")
-        probe.unlink()
+        # A probe of its own: threads and processes opening the database at the same time
+        # must not delete each other's probe.
+        handle, probe = tempfile.mkstemp(prefix=".write-check-", dir=path)
+        os.close(handle)
+        os.unlink(probe)
     except OSError as exc:
         raise DataDirError(
             f"data directory {str(path)!r} is not writable ({exc.strerror or exc}); "

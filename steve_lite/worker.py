@@ -78,4 +78,14 @@ def run_worker(settings: Settings, storage: ObjectStorage) -> None:
     )
     logger.info("worker started: %s thread(s), queue %s", settings.workers, settings.queue_path)
     consumer.run()
+    for _, thread in consumer.worker_threads:
+        thread.join(timeout=0.5)  # idle threads notice the stop flag within a poll interval
+    busy = any(thread.is_alive() for _, thread in consumer.worker_threads)
     logger.info("worker stopped")
+    if busy:
+        # SIGTERM leaves tasks running in daemon threads. Tearing the interpreter down under a
+        # running onnxruntime session aborts the process ("terminate called without an active
+        # exception", SIGABRT). Their sessions keep a lease and are re-queued by the sweep, so
+        # leave now without the teardown, as a clean exit.
+        logging.shutdown()
+        os._exit(0)

@@ -30,6 +30,12 @@ RATE_LIMIT_RETRIES = 3
 FILE_FIELD = re.compile(r"^(?:files|contentTypes)\[(\d+)\]")
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+url_option = click.option(
+    "--url", envvar=URL_ENV, default=DEFAULT_URL, show_default=True, help="The API's URL."
+)
+api_key_option = click.option(
+    "--api-key", envvar=API_KEY_ENV, required=True, help=f"The API key (or {API_KEY_ENV})."
+)
 
 
 def with_client(command: Callable[..., None]) -> Callable[..., None]:
@@ -45,24 +51,13 @@ def with_client(command: Callable[..., None]) -> Callable[..., None]:
             except SteveError as error:
                 raise click.ClickException(str(error)) from None
 
-    url_option = click.option(
-        "--url", envvar=URL_ENV, default=DEFAULT_URL, show_default=True, help="The API's URL."
-    )
-    key_option = click.option(
-        "--api-key", envvar=API_KEY_ENV, required=True, help=f"The API key (or {API_KEY_ENV})."
-    )
-    return url_option(key_option(run))
-
-
-def emit_json(data: Any) -> None:
-    """Print exactly one JSON object on stdout."""
-    click.echo(json.dumps(data, indent=2))
+    return url_option(api_key_option(run))
 
 
 def show(data: Json, view: RenderableType, as_json: bool) -> None:
-    """``data`` as JSON, or ``view`` for people."""
+    """``data`` as one JSON object, or ``view`` for people, on stdout."""
     if as_json:
-        emit_json(data)
+        click.echo(json.dumps(data, indent=2))
     else:
         Console().print(view)
 
@@ -117,15 +112,10 @@ def wait_for_job(client: SteveClient, session_id: str, timeout: float) -> Json:
         return client.wait(session_id, timeout=timeout)
 
 
-wait_options = (
-    click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds."),
-    click.option("--wait", is_flag=True, help="Wait until the job is completed or failed."),
+wait_option = click.option("--wait", is_flag=True, help="Wait until the job is final.")
+timeout_option = click.option(
+    "--timeout", type=float, default=300.0, show_default=True, help="Seconds to --wait at most."
 )
-
-
-def add_options(*options: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """Apply several click options as one decorator."""
-    return lambda command: functools.reduce(lambda cmd, option: option(cmd), options, command)
 
 
 # ---------------------------------------------------------------- submit and jobs
@@ -139,7 +129,8 @@ def add_options(*options: Callable[[Any], Any]) -> Callable[[Any], Any]:
 @click.option("--metadata", "-m", multiple=True, metavar="KEY=VALUE", help="Repeatable.")
 @click.option("--client-submission-id", help="Idempotency key (default: a new UUID).")
 @click.option("--webhook-url", help="Where to send the signed outcome.")
-@add_options(*wait_options)
+@wait_option
+@timeout_option
 @json_option
 @with_client
 def submit(
@@ -180,7 +171,8 @@ def submit(
 
 @click.command()
 @click.argument("session_id")
-@add_options(*wait_options)
+@wait_option
+@timeout_option
 @json_option
 @with_client
 def jobs(client: SteveClient, session_id: str, wait: bool, timeout: float, as_json: bool) -> None:

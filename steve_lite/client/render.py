@@ -32,9 +32,12 @@ def styled(value: str | None) -> Text:
 
 
 def brief(value: Any) -> Text:
-    """One line for any JSON value: long text cut, lists and objects counted."""
+    """One line for any JSON value: long text cut, lists of values joined, lists of objects and
+    objects counted."""
     if value is None:
         return Text("-", style="dim")
+    if isinstance(value, list) and not any(isinstance(item, list | dict) for item in value):
+        value = "; ".join(str(item) for item in value) or "-"
     if isinstance(value, list):
         return Text(f"{len(value)} item(s)", style="dim")
     if isinstance(value, dict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 from litestar import Request, get
+from litestar.params import FromQuery
 
 from steve_lite.companies import service
 from steve_lite.http.pagination import Pagination, page, paginate
@@ -34,7 +35,9 @@ def company_json(row: dict[str, Any]) -> CompanyJson:
 
 @get("/companies", opt={"legacy_keys": True})
 async def list_companies(
-    request: Request[ApiKey, Any, Any], limit: int | None = None, cursor: str | None = None
+    request: Request[ApiKey, Any, Any],
+    limit: FromQuery[int | None] = None,
+    cursor: FromQuery[str | None] = None,
 ) -> CompanyPage:
     """Active companies, oldest first."""
     db = request.app.state.db

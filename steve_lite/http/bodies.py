@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+import math
+from typing import Any, NoReturn, TypeVar
 
 from litestar import Request
 from pydantic import BaseModel, ValidationError
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from steve_lite.errors import BadRequest, FieldError, PayloadTooLarge, ValidationFailed
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+TOO_DEEP = "the request body is nested too deeply"
 
 
 def field_path(location: tuple[str | int, ...]) -> str:
@@ -42,6 +44,19 @@ def validation_problem(exc: ValidationError) -> ValidationFailed:
     return ValidationFailed(f"the request body is invalid: {fields}", errors=errors)
 
 
+def finite_float(text: str) -> float:
+    """A JSON number as a float; ``1e999`` (infinite in Python) is refused."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:32]} is out of range")
+    return value
+
+
+def refuse_constant(name: str) -> NoReturn:
+    """``NaN`` and ``Infinity`` are not JSON, although Python's parser accepts them."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
 async def read_json(
     request: Request[Any, Any, Any], model: type[ModelT], *, optional: bool = False
 ) -> ModelT:
@@ -54,7 +69,9 @@ async def read_json(
             return model.model_validate({})
         raise BadRequest("a JSON object body is required")
     try:
-        payload = json.loads(raw)
+        payload = json.loads(raw, parse_float=finite_float, parse_constant=refuse_constant)
+    except RecursionError:
+        raise BadRequest(TOO_DEEP) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"the request body is not valid JSON: {exc}") from None
     if not isinstance(payload, dict):
@@ -63,6 +80,8 @@ async def read_json(
         return model.model_validate(payload)
     except ValidationError as exc:
         raise validation_problem(exc) from None
+    except RecursionError:  # validators that walk a value nested nearly to the parser's limit
+        raise BadRequest(TOO_DEEP) from None
 
 
 def model_field_error(field: str, message: str, code: str = "invalid") -> ValidationFailed:

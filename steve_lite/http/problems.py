@@ -6,12 +6,13 @@ import logging
 from typing import Any
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 
 from steve_lite.errors import (
     ERRORS_BY_STATUS,
     ApiError,
     BadRequest,
+    FieldError,
     InternalError,
     MethodNotAllowed,
     NotFound,
@@ -55,6 +56,15 @@ def handle_http_exception(
         error = PayloadTooLarge("request body is too large")
     elif status >= 500:
         return handle_unexpected(request, exc)
+    elif isinstance(exc, ValidationException) and isinstance(exc.extra, list):
+        error = BadRequest(
+            "invalid request parameters",
+            errors=[
+                FieldError(str(item.get("key")), str(item.get("message")), "invalid_parameter")
+                for item in exc.extra
+                if isinstance(item, dict)
+            ],
+        )
     else:
         error_class = ERRORS_BY_STATUS.get(status, BadRequest)
         error = error_class(str(exc.detail) or error_class.title)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, get, post
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from steve_lite.http.bodies import read_json
 from steve_lite.http.pagination import page
@@ -40,11 +40,11 @@ def detail(request: Request[ApiKey, Any, Any], submission_id: str) -> Submission
 @get("/submissions")
 async def list_submissions(
     request: Request[ApiKey, Any, Any],
-    workflow: str | None = None,
-    status: str | None = None,
-    fraud_status: Annotated[str | None, Parameter(query="fraudStatus")] = None,
-    limit: int | None = None,
-    cursor: str | None = None,
+    workflow: FromQuery[str | None] = None,
+    status: FromQuery[str | None] = None,
+    fraud_status: Annotated[str | None, QueryParameter(name="fraudStatus")] = None,
+    limit: FromQuery[int | None] = None,
+    cursor: FromQuery[str | None] = None,
 ) -> SubmissionPage:
     """The company's submissions, newest first, filtered by workflow, status and fraudStatus."""
     items, next_cursor = service.list_submissions(
@@ -112,8 +112,8 @@ async def cancel_submission(
 async def list_fraud_matches(
     request: Request[ApiKey, Any, Any],
     submission_id: FromPath[str],
-    limit: int | None = None,
-    cursor: str | None = None,
+    limit: FromQuery[int | None] = None,
+    cursor: FromQuery[str | None] = None,
 ) -> FraudMatchPage:
     """The submission's fraud matches."""
     items, next_cursor = service.list_fraud_matches(

@@ -307,8 +307,10 @@ def resolve_fraud_match(
         elif all(r == "false_positive" for r in resolutions):
             fraud_status = "clean"
         db.execute(
-            "UPDATE submissions SET fraud_status = ?, updated_at = ? WHERE id = ?",
-            [fraud_status, now, submission_id],
+            "UPDATE submissions SET fraud_status = ?, updated_at = ?, "
+            "result = CASE WHEN result IS NULL THEN NULL "
+            "ELSE json_set(result, '$.fraudStatus', ?) END WHERE id = ?",
+            [fraud_status, now, fraud_status, submission_id],
         )
         resolved = match_json(dict(match))
         append_event(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from sqlite_utils import Database
 
 from steve_lite.errors import NotFound
@@ -34,7 +34,9 @@ def summary_json(db: Database, workflow: dict[str, Any]) -> dict[str, Any]:
 
 @get("/workflows")
 async def list_workflows(
-    request: Request[ApiKey, Any, Any], limit: int | None = None, cursor: str | None = None
+    request: Request[ApiKey, Any, Any],
+    limit: FromQuery[int | None] = None,
+    cursor: FromQuery[str | None] = None,
 ) -> WorkflowPage:
     """Workflows assigned to the key's company, by slug."""
     db, company_id = request.app.state.db, request.user.company_id
@@ -63,13 +65,20 @@ async def get_workflow(request: Request[ApiKey, Any, Any], slug: FromPath[str]) 
     return summary_json(request.app.state.db, workflow)  # type: ignore[return-value]
 
 
+MAX_VERSION = 2**63 - 1  # the largest SQLite integer: anything above cannot be looked up
+
+
 @get("/workflows/{slug:str}/versions/{version:int}")
 async def get_workflow_version(
     request: Request[ApiKey, Any, Any], slug: FromPath[str], version: FromPath[int]
 ) -> WorkflowVersionJson:
     """The immutable contract of one version."""
     workflow = assigned_or_404(request, slug)
-    definition = service.get_definition(request.app.state.db, workflow["id"], version)
+    definition = (
+        service.get_definition(request.app.state.db, workflow["id"], version)
+        if 1 <= version <= MAX_VERSION
+        else None
+    )
     if definition is None:
         raise NotFound(f"workflow {slug!r} has no version {version}")
     data = definition.model_dump(by_alias=True)

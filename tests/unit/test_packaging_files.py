@@ -203,6 +203,6 @@ def test_the_init_service_creates_the_configured_bucket(compose: dict[str, Any])
     script = expand(" ".join(init["command"]), {})  # `$$` is a literal `$` for the shell
     words = shlex.split(script)
     assert words[:3] == ["mc", "alias", "set"]
-    assert ["mc", "mb", "--ignore-existing", "devstack/$BUCKET"] == words[-4:]
+    assert words[-4:] == ["mc", "mb", "--ignore-existing", "devstack/$BUCKET"]
     assert env["BUCKET"] == service_env(compose["services"]["serve"])["STEVE_S3_BUCKET"]
     assert init["depends_on"] == {"minio": {"condition": "service_healthy"}}

@@ -190,6 +190,27 @@ def test_async_errors_carry_the_problem(stack: WorkerStack) -> None:
     assert error.request_id and error.request_id.startswith("req_")
 
 
+def test_wait_gives_up_at_its_deadline(stack: WorkerStack) -> None:
+    with client_for(stack.api, stack.api.tenant()) as steve:
+        session = steve.create_session("compliance-vm", ["image/jpeg"])  # never submitted
+        started = time.monotonic()
+        with pytest.raises(SteveError) as late:
+            steve.wait(session["sessionId"], timeout=0.6)
+    assert late.value.slug == "timeout" and "'pending'" in late.value.detail
+    assert 0.6 <= time.monotonic() - started < 3
+
+
+def test_answers_that_are_not_problems_become_steve_errors(
+    webhook_receiver: WebhookReceiver,
+) -> None:
+    webhook_receiver.script([502])
+    proxy_client = SteveClient(webhook_receiver.url, "aok_" + "0" * 64)
+    with proxy_client, pytest.raises(SteveError) as proxy:
+        proxy_client.get_job("ses_1")
+    assert (proxy.value.slug, proxy.value.status) == ("unexpected-response", 502)
+    assert "ok" in proxy.value.detail  # the receiver's body
+
+
 def test_network_errors_become_steve_errors() -> None:
     nobody = SteveClient("http://127.0.0.1:9", "aok_" + "0" * 64)  # the discard port
     with nobody, pytest.raises(SteveError) as unreachable:

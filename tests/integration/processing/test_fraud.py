@@ -131,7 +131,7 @@ def test_different_documents_of_one_company_are_clean(worker_stack: WorkerStack)
     ]
     jobs = [
         process(
-            api, tenant, "document-ocr", [render_page(lines, width=900, height=300, fmt="JPEG")]
+            api, tenant, "document-ocr", [render_page(lines, width=736, height=736, fmt="JPEG")]
         )
         for lines in letters
     ]
@@ -139,7 +139,7 @@ def test_different_documents_of_one_company_are_clean(worker_stack: WorkerStack)
         assert (job["submissionStatus"], job["result"]["fraudStatus"]) == ("approved", "clean")
         assert matches_of(api.db, job["submissionId"]) == []
     again = process(
-        api, tenant, "document-ocr", [render_page(letters[0], width=900, height=300, fmt="JPEG")]
+        api, tenant, "document-ocr", [render_page(letters[0], width=736, height=736, fmt="JPEG")]
     )
     assert (again["result"]["fraudStatus"], again["result"]["fraudScore"]) == ("blocked", 100)
     (match,) = matches_of(api.db, again["submissionId"])

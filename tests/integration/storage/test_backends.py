@@ -98,8 +98,7 @@ def test_put_with_httpx_then_submit(backend_api: LiveApi) -> None:
     assert response.json()["state"] == "submitted"
     assert response.json()["submissionStatus"] == "processing"
     rows = api.db.execute(
-        "SELECT size_bytes, object_key FROM session_files WHERE session_id = ? "
-        "ORDER BY file_index",
+        "SELECT size_bytes, object_key FROM session_files WHERE session_id = ? ORDER BY file_index",
         [session["sessionId"]],
     ).fetchall()
     assert [row[0] for row in rows] == [len(data) for data in files]

@@ -36,6 +36,7 @@ def on_own_connections(api: LiveApi, calls: list[Callable[[Any], Any]]) -> list[
         except Conflict as exc:
             results[index] = exc
         except BaseException as exc:  # surfaced in the test thread below
+            barrier.abort()  # release the other threads at once
             unexpected.append(exc)
         finally:
             db.conn.close()

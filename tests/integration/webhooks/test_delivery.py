@@ -28,6 +28,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 from steve_lite.clock import parse_iso, to_iso, utcnow
 from steve_lite.processing.pipeline import process_session
 from steve_lite.queue import Queue
+from steve_lite.security.urls import UrlRejected, resolve_checked
 from steve_lite.storage.embedded import EmbeddedS3
 from steve_lite.sweeps import sweep
 from steve_lite.webhooks.delivery import deliver
@@ -604,16 +605,13 @@ def test_a_queued_attempt_run_twice_sends_once(
 
 # ---------------------------------------------------------------- address rules at each attempt
 
+# Every target here is on this machine, so a regression cannot send traffic anywhere else
+# (10.0.0.5 and 169.254.169.254 are refused at acceptance in test_routes.py). A resolver is
+# always given, so no name is ever looked up in the real DNS.
 REFUSED_AT_SEND = [
     ("http://127.0.0.1:{port}/hook", None, "webhookUrl must use https"),
     ("https://127.0.0.1:{port}/hook", None, "webhookUrl host is not a public address (127.0.0.1)"),
-    ("https://10.0.0.5:{port}/hook", None, "webhookUrl host is not a public address (10.0.0.5)"),
     ("https://[::1]:{port}/hook", None, "webhookUrl host is not a public address (::1)"),
-    (
-        "https://169.254.169.254/latest/meta-data/",
-        None,
-        "webhookUrl host is not a public address (169.254.169.254)",
-    ),
     ("https://foo.internal:{port}/hook", None, "must be public (foo.internal is a local name)"),
     (
         "https://[::ffff:127.0.0.1]:{port}/hook",
@@ -621,10 +619,11 @@ REFUSED_AT_SEND = [
         "webhookUrl host is not a public address (::ffff:7f00:1)",
     ),
     ("https://hooks.example.com:{port}/hook", ["127.0.0.1"], "address not allowed: 127.0.0.1"),
+    ("https://hooks.example.com:{port}/hook", ["::1"], "address not allowed: ::1"),
     (
         "https://hooks.example.com:{port}/hook",
-        ["93.184.215.14", "127.0.0.1"],
-        "address not allowed: 127.0.0.1",
+        ["::ffff:127.0.0.1"],
+        "address not allowed: ::ffff:7f00:1",
     ),
 ]
 
@@ -657,6 +656,23 @@ def test_the_defaults_refuse_private_targets_when_sending(
     assert result.error is not None and error in result.error
     assert looked_up == (["hooks.example.com"] if addresses else [])
     assert webhook_receiver.connections == 0
+
+
+def test_one_private_address_among_public_ones_refuses_the_name() -> None:
+    """Checked without connecting: every address must pass, not only the first."""
+    with pytest.raises(UrlRejected, match=r"address not allowed: 10\.0\.0\.5"):
+        resolve_checked(
+            "hooks.example.com",
+            443,
+            allow_private=False,
+            resolver=lambda host, port: ["93.184.215.14", "10.0.0.5"],
+        )
+    assert resolve_checked(
+        "hooks.example.com",
+        443,
+        allow_private=False,
+        resolver=lambda host, port: ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"],
+    ) == ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"]
 
 
 def test_each_attempt_checks_the_url_rules_again(

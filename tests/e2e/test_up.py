@@ -1,0 +1,214 @@
+"""``steve-lite up`` as a real process: it starts its own embedded S3 server and worker, serves
+the API, prints the demo key on the first run only, and stops everything on SIGTERM."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.factories.receipts import random_receipt_spec, render_receipt
+from tests.support.cli import STEVE_LITE, cli_env
+from tests.support.servers import free_port
+
+KEY_PATTERN = re.compile(r"aok_[0-9a-f]{64}")
+SYSTEM_WORKFLOWS = {"document-ocr", "receipt-ocr", "compliance-vm"}
+
+
+@dataclass(frozen=True)
+class Proc:
+    """A process seen in /proc: its id, start time (to tell a reused id apart) and command."""
+
+    pid: int
+    start: int
+    cmdline: str
+
+
+def read_proc(pid: int) -> tuple[int, int, str, str] | None:
+    """(parent pid, start time, state, command line) of a live process, or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+    return int(fields[1]), int(fields[19]), fields[0], cmdline.strip()
+
+
+def all_processes() -> dict[int, tuple[int, int, str, str]]:
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (info := read_proc(int(entry.name))) is not None:
+            found[int(entry.name)] = info
+    return found
+
+
+def descendants(root: int) -> list[Proc]:
+    table = all_processes()
+    result, frontier = [], [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, start, _, cmdline) in table.items():
+            if ppid == parent:
+                result.append(Proc(pid, start, cmdline))
+                frontier.append(pid)
+    return result
+
+
+def is_running(proc: Proc) -> bool:
+    info = read_proc(proc.pid)
+    return info is not None and info[1] == proc.start and info[2] != "Z"
+
+
+class Up:
+    """``steve-lite up`` on a free port with its own data dir; stdout and stderr kept apart."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        run = uuid.uuid4().hex[:8]
+        self.stdout_path = data_dir.parent / f"up-{run}.stdout"
+        self.stderr_path = data_dir.parent / f"up-{run}.stderr"
+        with self.stdout_path.open("w") as out, self.stderr_path.open("w") as err:
+            self.process = subprocess.Popen(
+                [STEVE_LITE, "up"],
+                env=cli_env(data_dir, STEVE_PORT=str(self.port)),  # no STEVE_EMBEDDED_S3_PORT
+                stdout=out,
+                stderr=err,
+            )
+
+    @property
+    def stdout(self) -> str:
+        return self.stdout_path.read_text()
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text()
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        """Until /readyz answers 200: database and the embedded S3 server reachable."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"up exited early:\n{self.stdout}\n{self.stderr}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"up not ready in {timeout} s:\n{self.stderr}")
+
+    def stop(self, timeout: float = 60) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def client(up: Up, key: str) -> httpx.Client:
+    return httpx.Client(base_url=up.url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+
+
+def wait_until_gone(children: list[Proc], data_dir: Path, timeout: float = 30) -> None:
+    """Until none of ``children`` runs and no process mentions the data dir."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        left = [p for p in children if is_running(p)]
+        left += [
+            Proc(pid, start, cmdline)
+            for pid, (_, start, state, cmdline) in all_processes().items()
+            if str(data_dir) in cmdline and state != "Z"
+        ]
+        if not left:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"processes left behind: {left}")
+
+
+def receipt_flow(up: Up, key: str) -> None:
+    spec = random_receipt_spec(5)
+    with client(up, key) as api:
+        created = api.post(
+            "/api/v1/workflows/receipt-ocr/sessions",
+            json={"fileCount": 1, "contentTypes": ["image/jpeg"], "clientSubmissionId": "up-1"},
+        )
+        assert created.status_code == 201, created.text
+        session = created.json()
+        upload = session["uploadUrls"][0]
+        assert upload["uploadUrl"].startswith("http://127.0.0.1:")
+        put = httpx.put(
+            upload["uploadUrl"], content=render_receipt(spec), headers=upload["headers"]
+        )
+        assert put.status_code == 200, put.text
+        submitted = api.post(
+            f"/api/v1/workflows/receipt-ocr/sessions/{session['sessionId']}/submit"
+        )
+        assert submitted.status_code == 200, submitted.text
+        deadline = time.monotonic() + 120
+        job: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            job = api.get(f"/api/v1/jobs/{session['sessionId']}").json()
+            if job["state"] in ("completed", "failed"):
+                break
+            time.sleep(0.5)
+    assert (job["state"], job["submissionStatus"]) == ("completed", "approved"), (job, up.stderr)
+    data = job["result"]["extractedData"]
+    assert (data["totalAmount"], data["currency"]) == (spec.total, spec.currency)
+    assert (data["purchaseDate"], data["receiptNumber"]) == (
+        spec.date.isoformat(),
+        spec.receipt_number,
+    )
+
+
+def test_up_runs_everything_and_stops_everything(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first = Up(data_dir)
+    try:
+        first.wait_ready()
+        keys = KEY_PATTERN.findall(first.stdout)
+        assert len(keys) == 1, first.stdout
+        assert "shown once" in first.stdout
+        assert KEY_PATTERN.search(first.stderr) is None  # never in the logs
+        (key,) = keys
+        with client(first, key) as api:
+            workflows = api.get("/api/v1/workflows")
+        assert workflows.status_code == 200
+        assert {w["slug"] for w in workflows.json()["data"]} == SYSTEM_WORKFLOWS
+        receipt_flow(first, key)
+        children = descendants(first.process.pid)
+        commands = [p.cmdline for p in children]
+        assert any("weed" in c and " mini" in c for c in commands), commands
+        assert any("steve_lite.cli worker" in c for c in commands), commands
+    finally:
+        code = first.stop()
+    assert code == 0, first.stderr
+    assert "Traceback" not in first.stderr, first.stderr
+    wait_until_gone(children, data_dir)
+
+    second = Up(data_dir)
+    try:
+        second.wait_ready()
+        assert KEY_PATTERN.search(second.stdout) is None, second.stdout
+        with client(second, key) as api:
+            again = api.get("/api/v1/workflows")
+        assert again.status_code == 200
+        assert {w["slug"] for w in again.json()["data"]} == SYSTEM_WORKFLOWS
+        children = descendants(second.process.pid)
+    finally:
+        code = second.stop()
+    assert code == 0, second.stderr
+    assert "Traceback" not in second.stderr, second.stderr
+    wait_until_gone(children, data_dir)

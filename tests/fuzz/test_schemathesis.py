@@ -1,0 +1,446 @@
+"""Contract fuzzing: schemathesis against a real ``steve-lite serve`` and its ``/openapi.json``.
+
+The server runs as its own process on a data dir seeded with real, processed submissions (two
+compliance sessions over one blurred photo: both in ``review``, the second with an exact-duplicate
+fraud match), so that id-taking routes reach their success paths, not only 404.
+
+The document the server publishes is used as served, with three additions made here, never in
+the product: request bodies (the server reads bodies itself and publishes none; they are taken
+from the pydantic models it validates with), OpenAPI links between operations for the stateful
+phase, and the seeded ids as examples of path parameters.
+
+Checks on every response: every schemathesis check (no 5xx, documented status codes and content
+types, responses match their schema, negative data rejected, auth not ignored, ...) and
+:func:`problem_documents`: every error is ``application/problem+json`` with the contract's
+fields, its ``status``, ``instance`` (the path) and ``requestId`` (the ``Request-Id`` header).
+
+``positive_data_acceptance`` accepts 400, 410 and 422 as well: the schema cannot express the rules
+that need the database or storage (a cursor's signature, fileCount against the workflow,
+contentTypes against acceptedFormats, webhook host rules, uploads present at submit).
+
+No request leaves the machine: the server refuses private webhook URLs, no worker runs (session
+webhooks are never sent), and :func:`keep_traffic_local` rewrites any generated ``webhookUrl``
+the server would accept (a public https URL) into a refused loopback one before it is sent, so
+``POST /webhooks/test`` never probes a public host.
+
+``test_fuzz_smoke`` (default suite) runs a few examples per operation; ``test_fuzz_operations``
+and ``test_fuzz_stateful`` (marker ``harden``) run the full phases. Figures go to the JUnit
+report as properties (``bench/harden.py`` reads them).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis import Case, CheckContext, Response
+
+from steve_lite.processing.pipeline import process_session
+from steve_lite.queue import Queue
+from steve_lite.security.urls import UrlRejected, validate_webhook_url
+from steve_lite.sessions.schemas import SessionCreate
+from steve_lite.storage.embedded import EmbeddedS3
+from steve_lite.submissions.schemas import (
+    ApproveRequest,
+    CancelRequest,
+    RejectRequest,
+    ResolveRequest,
+)
+from steve_lite.webhooks.routes import WebhookTestRequest
+from steve_lite.worker import Runtime
+from tests.factories.photos import make_photo
+from tests.support.api import Tenant, make_settings, make_tenant, open_database
+from tests.support.processes import ServerProcess, s3_env
+from tests.support.uploads import create_body, put_file
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_FIELDS = ("type", "title", "status", "detail", "instance", "requestId")
+LOCAL_REFUSED_URL = "https://127.0.0.1/fuzz-guard"
+RATE_LIMITS = {
+    f"STEVE_RATE_LIMIT_{bucket}": "1000000"
+    for bucket in ("READ", "SESSION", "SUBMIT", "WEBHOOK_TEST", "REVIEW")
+}
+# Operation -> model of its JSON body, matched on the end of the path (all are POSTs).
+BODIES: dict[str, tuple[type[Any], bool]] = {
+    "/sessions": (SessionCreate, True),
+    "/approve": (ApproveRequest, False),
+    "/reject": (RejectRequest, True),
+    "/cancel": (CancelRequest, False),
+    "/resolve": (ResolveRequest, True),
+    "/webhooks/test": (WebhookTestRequest, True),
+}
+# Business rules the schema cannot express: see the module docstring.
+POSITIVE_STATUSES = ["2xx", "400", "401", "403", "404", "409", "410", "422", "429"]
+
+
+@dataclass
+class FuzzServer:
+    """The server under test, its key, the ids seeded for it and the figures of the run."""
+
+    server: ServerProcess
+    tenant: Tenant
+    seeded: dict[str, Any]
+    calls: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+    rewritten_urls: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+# ---------------------------------------------------------------- the server and its data
+
+
+def seed(url: str, tenant: Tenant, runtime: Runtime) -> dict[str, Any]:
+    """Two processed compliance submissions over one blurred photo (both in review, the second
+    with an exact-duplicate fraud match) and one pending session."""
+    photo = make_photo(640, 480, seed=11, blur=6)
+    sessions = []
+    with httpx.Client(base_url=url, headers=tenant.headers, timeout=30) as client:
+        for _ in range(2):
+            created = client.post("/api/v1/workflows/compliance-vm/sessions", json=create_body(1))
+            assert created.status_code == 201, created.text
+            session = created.json()
+            assert put_file(session["uploadUrls"][0], photo).status_code == 200
+            submit = f"/api/v1/workflows/compliance-vm/sessions/{session['sessionId']}/submit"
+            assert client.post(submit).status_code == 200
+            process_session(runtime, session["sessionId"])
+            sessions.append(session)
+        pending = client.post("/api/v1/compliance/sessions", json=create_body(1)).json()
+        duplicate = sessions[1]["submissionId"]
+        detail = client.get(f"/api/v1/submissions/{duplicate}").json()
+    assert detail["submissionStatus"] == "review" and detail["fraudMatches"], detail
+    return {
+        "slug": "compliance-vm",
+        "version": 1,
+        "session_id": pending["sessionId"],
+        "submission_id": duplicate,
+        "match_id": detail["fraudMatches"][0]["id"],
+    }
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(
+    tmp_path_factory: pytest.TempPathFactory, embedded_s3: EmbeddedS3
+) -> Iterator[FuzzServer]:
+    data_dir = tmp_path_factory.mktemp("fuzz") / "data"
+    env = s3_env(embedded_s3)
+    settings_ = make_settings(
+        data_dir,
+        s3_endpoint=env["STEVE_S3_ENDPOINT"],
+        s3_access_key=env["STEVE_S3_ACCESS_KEY"],
+        s3_secret_key=env["STEVE_S3_SECRET_KEY"],
+        s3_bucket=env["STEVE_S3_BUCKET"],
+        s3_region="us-east-1",
+        s3_secure=False,
+    )
+    tenant = make_tenant(open_database(settings_))
+    server = ServerProcess(data_dir, **env, **RATE_LIMITS).wait_ready()
+    try:
+        storage = embedded_s3.storage(bucket=env["STEVE_S3_BUCKET"])
+        seeded = seed(server.url, tenant, Runtime(settings_, storage, Queue(settings_)))
+        yield FuzzServer(server=server, tenant=tenant, seeded=seeded)
+    finally:
+        code = server.stop()
+        output = server.output()
+    assert code == 0, output
+    assert "Traceback" not in output, output
+
+
+# ---------------------------------------------------------------- the document
+
+
+def body_schema(model: type[Any], components: dict[str, Any]) -> dict[str, Any]:
+    """The JSON Schema of a request model, its nested models moved into ``components``."""
+    schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+    components.update(schema.pop("$defs", {}))
+    components[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def operation_ids(document: dict[str, Any]) -> dict[tuple[str, str], str]:
+    return {
+        (method, path): operation["operationId"]
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if isinstance(operation, dict) and "operationId" in operation
+    }
+
+
+def link(document: dict[str, Any], method: str, path: str, **parameters: str) -> dict[str, Any]:
+    return {
+        "operationId": operation_ids(document)[(method, path)],
+        "parameters": parameters,
+    }
+
+
+def add_links(document: dict[str, Any]) -> None:
+    """Links from the operations that create or list things to those that take their ids."""
+    paths = document["paths"]
+    api = "/api/v1"
+    session_id = "$response.body#/sessionId"
+    submission_id = "$response.body#/submissionId"
+    for create, submit in (
+        (f"{api}/workflows/{{slug}}/sessions", f"{api}/workflows/{{slug}}/sessions/{{session_id}}"),
+        (f"{api}/ocr/sessions", f"{api}/ocr/sessions/{{session_id}}"),
+        (f"{api}/compliance/sessions", f"{api}/compliance/sessions/{{session_id}}"),
+    ):
+        extra = {"slug": "$request.path.slug"} if "{slug}" in create else {}
+        paths[create]["post"]["responses"]["201"]["links"] = {
+            "Submit": link(document, "post", f"{submit}/submit", session_id=session_id, **extra),
+            "Job": link(document, "get", f"{api}/jobs/{{session_id}}", session_id=session_id),
+            "Submission": link(
+                document,
+                "get",
+                f"{api}/submissions/{{submission_id}}",
+                submission_id=submission_id,
+            ),
+            "Cancel": link(
+                document,
+                "post",
+                f"{api}/submissions/{{submission_id}}/cancel",
+                submission_id=submission_id,
+            ),
+        }
+    first = "$response.body#/data/0/id"
+    paths[f"{api}/submissions"]["get"]["responses"]["200"]["links"] = {
+        name: link(
+            document, method, f"{api}/submissions/{{submission_id}}{suffix}", submission_id=first
+        )
+        for name, method, suffix in (
+            ("Detail", "get", ""),
+            ("Matches", "get", "/fraud-matches"),
+            ("Approve", "post", "/approve"),
+            ("Reject", "post", "/reject"),
+            ("Cancel", "post", "/cancel"),
+        )
+    }
+    paths[f"{api}/submissions/{{submission_id}}"]["get"]["responses"]["200"]["links"] = {
+        "Resolve": link(
+            document,
+            "post",
+            f"{api}/submissions/{{submission_id}}/fraud-matches/{{match_id}}/resolve",
+            submission_id="$request.path.submission_id",
+            match_id="$response.body#/fraudMatches/0/id",
+        ),
+        "Approve": link(
+            document,
+            "post",
+            f"{api}/submissions/{{submission_id}}/approve",
+            submission_id="$request.path.submission_id",
+        ),
+    }
+    paths[f"{api}/workflows"]["get"]["responses"]["200"]["links"] = {
+        "Workflow": link(
+            document, "get", f"{api}/workflows/{{slug}}", slug="$response.body#/data/0/slug"
+        ),
+        "Create": link(
+            document,
+            "post",
+            f"{api}/workflows/{{slug}}/sessions",
+            slug="$response.body#/data/0/slug",
+        ),
+    }
+    paths[f"{api}/workflows/{{slug}}"]["get"]["responses"]["200"]["links"] = {
+        "Version": link(
+            document,
+            "get",
+            f"{api}/workflows/{{slug}}/versions/{{version}}",
+            slug="$request.path.slug",
+            version="$response.body#/publishedVersion",
+        )
+    }
+
+
+def fuzz_document(served: dict[str, Any], seeded: dict[str, Any]) -> dict[str, Any]:
+    """The served document plus request bodies, links and seeded path-parameter examples."""
+    document = copy.deepcopy(served)
+    components = document["components"].setdefault("schemas", {})
+    for path, item in document["paths"].items():
+        post = item.get("post")
+        for suffix, (model, required) in BODIES.items():
+            if post is not None and path.endswith(suffix):
+                post["requestBody"] = {
+                    "required": required,
+                    "content": {"application/json": {"schema": body_schema(model, components)}},
+                }
+        for operation in item.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter["in"] == "path" and parameter["name"] in seeded:
+                    parameter["example"] = seeded[parameter["name"]]
+    add_links(document)
+    return document
+
+
+def load_schema(fuzz_server: FuzzServer, *, max_examples: int) -> Any:
+    served = httpx.get(f"{fuzz_server.url}/openapi.json", timeout=30).json()
+    config = schemathesis.Config.from_dict(
+        {
+            "checks": {"positive_data_acceptance": {"expected-statuses": POSITIVE_STATUSES}},
+            "generation": {"max-examples": max_examples},
+        }
+    )
+    schema = schemathesis.openapi.from_dict(
+        fuzz_document(served, fuzz_server.seeded), config=config
+    )
+    schema.config.update(
+        base_url=fuzz_server.url, headers=fuzz_server.tenant.headers, request_timeout=30
+    )
+    return schema
+
+
+# ---------------------------------------------------------------- checks and guards
+
+
+def problem_documents(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+    """Every error is an RFC 9457 problem with the contract's fields."""
+    if response.status_code < 400:
+        return None
+    content_type = response.headers.get("content-type", [""])[0]
+    assert content_type.split(";")[0].strip() == PROBLEM_JSON, (
+        f"{response.status_code} answered with Content-Type {content_type!r}"
+    )
+    body = json.loads(response.content)
+    missing = [name for name in PROBLEM_FIELDS if name not in body]
+    assert not missing, f"problem document without {missing}: {body}"
+    assert body["status"] == response.status_code, body
+    assert body["instance"] == case.formatted_path, (body["instance"], case.formatted_path)
+    assert body["requestId"] == response.headers["request-id"][0], body
+    assert body["type"].startswith("https://docs.steve.openloyalty.io/errors/"), body
+    return True
+
+
+def would_leave_the_machine(url: object) -> bool:
+    """True for a URL the server accepts as a public webhook target."""
+    if not isinstance(url, str):
+        return False
+    try:
+        validate_webhook_url(url)
+    except UrlRejected:
+        return False
+    return True
+
+
+def keep_traffic_local(fuzz_server: FuzzServer, case: Case) -> None:
+    """Rewrite a generated public ``webhookUrl`` into a refused loopback one."""
+    body = case.body
+    if isinstance(body, dict) and would_leave_the_machine(body.get("webhookUrl")):
+        body["webhookUrl"] = LOCAL_REFUSED_URL
+        fuzz_server.rewritten_urls += 1
+
+
+def call_and_check(fuzz_server: FuzzServer, case: Case) -> Response:
+    keep_traffic_local(fuzz_server, case)
+    response = case.call_and_validate(additional_checks=[problem_documents])
+    fuzz_server.calls[f"{case.method} {case.path}"] += 1
+    fuzz_server.statuses[response.status_code] += 1
+    return response
+
+
+def record_figures(fuzz_server: FuzzServer, record_property: Callable[[str, object], None]) -> None:
+    record_property("fuzz_cases", sum(fuzz_server.calls.values()))
+    record_property("fuzz_operations", len(fuzz_server.calls))
+    record_property("fuzz_statuses", json.dumps(dict(sorted(fuzz_server.statuses.items()))))
+    record_property("fuzz_rewritten_webhook_urls", fuzz_server.rewritten_urls)
+    record_property("fuzz_seconds", round(time.monotonic() - fuzz_server.started, 1))
+
+
+def server_log_is_clean(fuzz_server: FuzzServer) -> None:
+    output = fuzz_server.server.output()
+    assert "Traceback" not in output, output[-4000:]
+    assert "unhandled error" not in output, output[-4000:]
+
+
+# ---------------------------------------------------------------- the tests
+
+
+@pytest.fixture(scope="module")
+def smoke_schema(fuzz_server: FuzzServer) -> Any:
+    return load_schema(fuzz_server, max_examples=4)
+
+
+@pytest.fixture(scope="module")
+def full_schema(fuzz_server: FuzzServer) -> Any:
+    return load_schema(fuzz_server, max_examples=100)
+
+
+smoke = schemathesis.pytest.from_fixture("smoke_schema")
+full = schemathesis.pytest.from_fixture("full_schema")
+QUIET = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture]
+
+
+@smoke.parametrize()
+@settings(max_examples=4, deadline=None, suppress_health_check=QUIET, derandomize=True)
+def test_fuzz_smoke(case: Case, fuzz_server: FuzzServer) -> None:
+    """A few examples of every operation; the default suite's guard against regressions."""
+    call_and_check(fuzz_server, case)
+
+
+@pytest.mark.harden
+@full.parametrize()
+@settings(max_examples=100, deadline=None, suppress_health_check=QUIET)
+def test_fuzz_operations(case: Case, fuzz_server: FuzzServer) -> None:
+    """Examples, coverage (boundary values) and fuzzing phases over every operation."""
+    call_and_check(fuzz_server, case)
+
+
+@pytest.mark.harden
+def test_fuzz_stateful(
+    full_schema: Any, fuzz_server: FuzzServer, record_property: Callable[[str, object], None]
+) -> None:
+    """Sequences along the links: create, submit, poll, list, review, resolve."""
+    server = fuzz_server
+    steps = Counter[str]()
+
+    class Machine(full_schema.as_state_machine()):  # type: ignore[misc]
+        def before_call(self, case: Case) -> None:
+            keep_traffic_local(server, case)
+
+        def after_call(self, response: Response, case: Case) -> None:
+            super().after_call(response, case)
+            steps[f"{case.method} {case.path}"] += 1
+            server.statuses[response.status_code] += 1
+
+        def validate_response(self, response: Response, case: Case, **kwargs: Any) -> None:
+            kwargs.pop("additional_checks", None)
+            super().validate_response(
+                response, case, additional_checks=[problem_documents], **kwargs
+            )
+
+    started = time.monotonic()
+    Machine.run(
+        settings=settings(
+            max_examples=60,
+            stateful_step_count=8,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    record_property("stateful_steps", sum(steps.values()))
+    record_property("stateful_operations", len(steps))
+    record_property("stateful_seconds", round(time.monotonic() - started, 1))
+    server_log_is_clean(server)
+
+
+def test_fuzz_figures(
+    fuzz_server: FuzzServer, record_property: Callable[[str, object], None]
+) -> None:
+    """Runs last in the module: the server log holds no traceback, and the figures."""
+    server_log_is_clean(fuzz_server)
+    assert fuzz_server.calls, "no fuzz case ran"
+    record_figures(fuzz_server, record_property)
+    print(
+        f"\nfuzz: {sum(fuzz_server.calls.values())} cases over {len(fuzz_server.calls)} "
+        f"operations, statuses {dict(sorted(fuzz_server.statuses.items()))}"
+    )
