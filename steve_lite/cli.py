@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,26 @@ class Context:
 
 
 pass_context = click.make_pass_decorator(Context)
+
+
+def _company_id(ctx: Context, slug: str) -> str:
+    try:
+        return companies.require_company(ctx.db, slug)["id"]
+    except companies.CompanyError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def print_rows(
+    data: list[dict[str, Any]], as_json: bool, line: Callable[[dict[str, Any]], str]
+) -> None:
+    """``{"data": [...]}`` with ``--json``, else one line per row."""
+    if as_json:
+        emit_json({"data": data})
+        return
+    for row in data:
+        click.echo(line(row))
+
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 
 
@@ -114,7 +135,10 @@ def worker(ctx: Context) -> None:
 
     ctx.db  # noqa: B018 - open and migrate before working
     warn_if_private_webhooks(ctx.settings)
-    run_worker(ctx.settings, configured_storage(ctx.settings))
+    try:
+        run_worker(ctx.settings, configured_storage(ctx.settings))
+    except KeyboardInterrupt:  # SIGINT before the consumer installed its own handler
+        logger.info("worker stopped before it started")
 
 
 @main.command()
@@ -192,12 +216,11 @@ def companies_list(ctx: Context, include_inactive: bool, as_json: bool) -> None:
         }
         for r in rows
     ]
-    if as_json:
-        emit_json({"data": data})
-        return
-    for row in data:
-        state = "" if row["active"] else "  (deactivated)"
-        click.echo(f"{row['slug']:<24} {row['id']}  {row['name']}{state}")
+    print_rows(
+        data,
+        as_json,
+        lambda r: f"{r['slug']:<24} {r['id']}  {r['name']}" + ("" if r["active"] else " (off)"),
+    )
 
 
 @companies_group.command(name="deactivate")
@@ -232,12 +255,7 @@ def keys_create(
     """Create a key and print it once."""
     if legacy == bool(company_slug):
         raise click.UsageError("give exactly one of --company SLUG or --legacy")
-    company_id = None
-    if company_slug:
-        try:
-            company_id = companies.require_company(ctx.db, company_slug)["id"]
-        except companies.CompanyError as exc:
-            raise click.ClickException(str(exc)) from None
+    company_id = _company_id(ctx, company_slug) if company_slug else None
     row, plaintext = api_keys.create_key(ctx.db, company_id=company_id, name=name)
     if as_json:
         emit_json({"id": row["id"], "key": plaintext, "company": company_slug})
@@ -252,12 +270,7 @@ def keys_create(
 @pass_context
 def keys_list(ctx: Context, company_slug: str | None, as_json: bool) -> None:
     """List keys (never their plaintext)."""
-    company_id = None
-    if company_slug:
-        try:
-            company_id = companies.require_company(ctx.db, company_slug)["id"]
-        except companies.CompanyError as exc:
-            raise click.ClickException(str(exc)) from None
+    company_id = _company_id(ctx, company_slug) if company_slug else None
     rows = api_keys.list_keys(ctx.db, company_id=company_id)
     data = [
         {
@@ -271,12 +284,14 @@ def keys_list(ctx: Context, company_slug: str | None, as_json: bool) -> None:
         }
         for r in rows
     ]
-    if as_json:
-        emit_json({"data": data})
-        return
-    for row in data:
-        state = "revoked" if row["revokedAt"] else "active"
-        click.echo(f"{row['id']}  {row['prefix']}...  {row['company'] or '(legacy)':<20} {state}")
+    print_rows(
+        data,
+        as_json,
+        lambda r: (
+            f"{r['id']}  {r['prefix']}...  {r['company'] or '(legacy)':<20} "
+            + ("revoked" if r["revokedAt"] else "active")
+        ),
+    )
 
 
 @keys_group.command(name="revoke")
@@ -314,21 +329,14 @@ def workflows_list(ctx: Context, as_json: bool) -> None:
         }
         for r in rows
     ]
-    if as_json:
-        emit_json({"data": data})
-        return
-    for row in data:
-        click.echo(
-            f"{row['slug']:<20} v{row['publishedVersion']}  {row['name']}  "
-            f"[{', '.join(row['companies']) or 'unassigned'}]"
-        )
-
-
-def _company_id(ctx: Context, slug: str) -> str:
-    try:
-        return companies.require_company(ctx.db, slug)["id"]
-    except companies.CompanyError as exc:
-        raise click.ClickException(str(exc)) from None
+    print_rows(
+        data,
+        as_json,
+        lambda r: (
+            f"{r['slug']:<20} v{r['publishedVersion']}  {r['name']}  "
+            f"[{', '.join(r['companies']) or 'unassigned'}]"
+        ),
+    )
 
 
 @workflows_group.command(name="assign")

@@ -3,6 +3,7 @@ the API, prints the demo key on the first run only, and stops everything on SIGT
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -13,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlite_utils import Database
 
+from steve_lite import db as database
 from tests.factories.receipts import random_receipt_spec, render_receipt
 from tests.support.cli import STEVE_LITE, cli_env
 from tests.support.servers import free_port
@@ -70,7 +73,7 @@ def is_running(proc: Proc) -> bool:
 class Up:
     """``steve-lite up`` on a free port with its own data dir; stdout and stderr kept apart."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, new_session: bool = False) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -83,6 +86,7 @@ class Up:
                 env=cli_env(data_dir, STEVE_PORT=str(self.port)),  # no STEVE_EMBEDDED_S3_PORT
                 stdout=out,
                 stderr=err,
+                start_new_session=new_session,  # its own process group, as in a terminal
             )
 
     @property
@@ -107,9 +111,13 @@ class Up:
             time.sleep(0.2)
         raise AssertionError(f"up not ready in {timeout} s:\n{self.stderr}")
 
-    def stop(self, timeout: float = 60) -> int:
+    def stop(self, timeout: float = 60, *, ctrl_c: bool = False) -> int:
+        """SIGTERM; or with ``ctrl_c``, SIGINT to the process group, as a terminal sends it."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            if ctrl_c:
+                os.killpg(self.process.pid, signal.SIGINT)
+            else:
+                self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -138,27 +146,44 @@ def wait_until_gone(children: list[Proc], data_dir: Path, timeout: float = 30) -
     raise AssertionError(f"processes left behind: {left}")
 
 
-def receipt_flow(up: Up, key: str) -> None:
-    spec = random_receipt_spec(5)
+def start_receipt(up: Up, key: str, seed: int) -> dict[str, Any]:
+    """Create a receipt-ocr session, upload a receipt of ``seed``, submit; the session."""
     with client(up, key) as api:
         created = api.post(
             "/api/v1/workflows/receipt-ocr/sessions",
-            json={"fileCount": 1, "contentTypes": ["image/jpeg"], "clientSubmissionId": "up-1"},
+            json={
+                "fileCount": 1,
+                "contentTypes": ["image/jpeg"],
+                "clientSubmissionId": f"up-{seed}",
+            },
         )
         assert created.status_code == 201, created.text
         session = created.json()
         upload = session["uploadUrls"][0]
         assert upload["uploadUrl"].startswith("http://127.0.0.1:")
-        put = httpx.put(
-            upload["uploadUrl"], content=render_receipt(spec), headers=upload["headers"]
-        )
+        receipt = render_receipt(random_receipt_spec(seed))
+        put = httpx.put(upload["uploadUrl"], content=receipt, headers=upload["headers"])
         assert put.status_code == 200, put.text
-        submitted = api.post(
-            f"/api/v1/workflows/receipt-ocr/sessions/{session['sessionId']}/submit"
-        )
+        path = f"/api/v1/workflows/receipt-ocr/sessions/{session['sessionId']}/submit"
+        submitted = api.post(path)
         assert submitted.status_code == 200, submitted.text
-        deadline = time.monotonic() + 120
-        job: dict[str, Any] = {}
+    return session
+
+
+def wait_for_processing(db: Database, submission_id: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    query = "SELECT 1 FROM submission_events WHERE submission_id = ? AND type = ?"
+    while db.execute(query, [submission_id, "processing_started"]).fetchone() is None:
+        assert time.monotonic() < deadline, "processing did not start"
+        time.sleep(0.02)
+
+
+def receipt_flow(up: Up, key: str) -> None:
+    spec = random_receipt_spec(5)
+    session = start_receipt(up, key, seed=5)
+    deadline = time.monotonic() + 120
+    job: dict[str, Any] = {}
+    with client(up, key) as api:
         while time.monotonic() < deadline:
             job = api.get(f"/api/v1/jobs/{session['sessionId']}").json()
             if job["state"] in ("completed", "failed"):
@@ -191,14 +216,14 @@ def test_up_runs_everything_and_stops_everything(tmp_path: Path) -> None:
         children = descendants(first.process.pid)
         commands = [p.cmdline for p in children]
         assert any("weed" in c and " mini" in c for c in commands), commands
-        assert any("steve_lite.cli worker" in c for c in commands), commands
+        assert any(c.endswith(" worker") and "steve_lite.cli" in c for c in commands), commands
     finally:
         code = first.stop()
     assert code == 0, first.stderr
     assert "Traceback" not in first.stderr, first.stderr
     wait_until_gone(children, data_dir)
 
-    second = Up(data_dir)
+    second = Up(data_dir, new_session=True)
     try:
         second.wait_ready()
         assert KEY_PATTERN.search(second.stdout) is None, second.stdout
@@ -206,9 +231,14 @@ def test_up_runs_everything_and_stops_everything(tmp_path: Path) -> None:
             again = api.get("/api/v1/workflows")
         assert again.status_code == 200
         assert {w["slug"] for w in again.json()["data"]} == SYSTEM_WORKFLOWS
+        session = start_receipt(second, key, seed=7)
         children = descendants(second.process.pid)
+        db = database.connect(data_dir / "steve.db")
+        wait_for_processing(db, session["submissionId"])
     finally:
-        code = second.stop()
+        code = second.stop(ctrl_c=True)  # while the receipt is being read
     assert code == 0, second.stderr
     assert "Traceback" not in second.stderr, second.stderr
     wait_until_gone(children, data_dir)
+    row = db.execute("SELECT state FROM sessions WHERE id = ?", [session["sessionId"]]).fetchone()
+    assert row[0] == "completed"  # the worker got one SIGINT and finished the job first

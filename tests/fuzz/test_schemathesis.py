@@ -41,8 +41,8 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
-from schemathesis import Case, CheckContext, Response
+from schemathesis import Case, CheckContext, HookContext, Response
+from schemathesis.engine import events
 
 from steve_lite.processing.pipeline import process_session
 from steve_lite.queue import Queue
@@ -283,31 +283,31 @@ def fuzz_document(served: dict[str, Any], seeded: dict[str, Any]) -> dict[str, A
     return document
 
 
-def load_schema(fuzz_server: FuzzServer, *, max_examples: int) -> Any:
+def load_schema(fuzz_server: FuzzServer, **config: Any) -> Any:
+    """The document as served plus the test's additions, bound to the server and its key."""
     served = httpx.get(f"{fuzz_server.url}/openapi.json", timeout=30).json()
-    config = schemathesis.Config.from_dict(
-        {
-            "checks": {"positive_data_acceptance": {"expected-statuses": POSITIVE_STATUSES}},
-            "generation": {"max-examples": max_examples},
-        }
+    settings_ = {
+        "base-url": fuzz_server.url,
+        "headers": fuzz_server.tenant.headers,
+        "request-timeout": 30,
+        "checks": {"positive_data_acceptance": {"expected-statuses": POSITIVE_STATUSES}},
+        **config,
+    }
+    return schemathesis.openapi.from_dict(
+        fuzz_document(served, fuzz_server.seeded),
+        config=schemathesis.Config.from_dict(settings_),
     )
-    schema = schemathesis.openapi.from_dict(
-        fuzz_document(served, fuzz_server.seeded), config=config
-    )
-    schema.config.update(
-        base_url=fuzz_server.url, headers=fuzz_server.tenant.headers, request_timeout=30
-    )
-    return schema
 
 
 # ---------------------------------------------------------------- checks and guards
 
 
+@schemathesis.check
 def problem_documents(ctx: CheckContext, response: Response, case: Case) -> bool | None:
     """Every error is an RFC 9457 problem with the contract's fields."""
     if response.status_code < 400:
         return None
-    content_type = response.headers.get("content-type", [""])[0]
+    content_type = (response.headers.get("content-type") or [""])[0]
     assert content_type.split(";")[0].strip() == PROBLEM_JSON, (
         f"{response.status_code} answered with Content-Type {content_type!r}"
     )
@@ -332,31 +332,97 @@ def would_leave_the_machine(url: object) -> bool:
     return True
 
 
-def keep_traffic_local(fuzz_server: FuzzServer, case: Case) -> None:
-    """Rewrite a generated public ``webhookUrl`` into a refused loopback one."""
+REWRITTEN = Counter[str]()
+
+
+@schemathesis.hook
+def before_call(context: HookContext, case: Case, kwargs: dict[str, Any]) -> None:
+    """Rewrite a generated public ``webhookUrl`` into a refused loopback one: no probe ever
+    leaves the machine."""
     body = case.body
     if isinstance(body, dict) and would_leave_the_machine(body.get("webhookUrl")):
         body["webhookUrl"] = LOCAL_REFUSED_URL
-        fuzz_server.rewritten_urls += 1
+        REWRITTEN["webhookUrl"] += 1
 
 
-def call_and_check(fuzz_server: FuzzServer, case: Case) -> Response:
-    keep_traffic_local(fuzz_server, case)
-    response = case.call_and_validate(additional_checks=[problem_documents])
-    fuzz_server.calls[f"{case.method} {case.path}"] += 1
-    fuzz_server.statuses[response.status_code] += 1
-    return response
+# ---------------------------------------------------------------- running the engine
 
 
-def record_figures(fuzz_server: FuzzServer, record_property: Callable[[str, object], None]) -> None:
-    record_property("fuzz_cases", sum(fuzz_server.calls.values()))
-    record_property("fuzz_operations", len(fuzz_server.calls))
-    record_property("fuzz_statuses", json.dumps(dict(sorted(fuzz_server.statuses.items()))))
-    record_property("fuzz_rewritten_webhook_urls", fuzz_server.rewritten_urls)
-    record_property("fuzz_seconds", round(time.monotonic() - fuzz_server.started, 1))
+@dataclass
+class FuzzReport:
+    """What one engine run did: cases by phase, responses by status, and every failure."""
+
+    cases: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+    operations: set[str] = field(default_factory=set)
+    failures: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def record(self, phase: str, recorder: Any) -> None:
+        self.cases[phase] += len(recorder.cases)
+        for interaction in recorder.interactions.values():
+            if interaction.response is not None:
+                self.statuses[interaction.response.status_code] += 1
+        for node in recorder.cases.values():
+            self.operations.add(f"{node.value.method.upper()} {node.value.path}")
+        for checks in recorder.checks.values():
+            for check in checks:
+                if check.failure_info is None:
+                    continue
+                failure = check.failure_info.failure
+                self.failures.append(
+                    f"[{phase}] {check.name} {failure.operation}: {failure.title}: "
+                    f"{failure.message}\n{check.failure_info.code_sample}"
+                )
+
+    def summary(self) -> str:
+        return (
+            f"{sum(self.cases.values())} cases ({dict(self.cases)}) over "
+            f"{len(self.operations)} operations in {self.seconds:.0f} s; "
+            f"statuses {dict(sorted(self.statuses.items()))}"
+        )
 
 
-def server_log_is_clean(fuzz_server: FuzzServer) -> None:
+def run_engine(schema: Any) -> FuzzReport:
+    report = FuzzReport()
+    started = time.monotonic()
+    for event in schemathesis.engine.from_schema(schema).execute():
+        if isinstance(event, events.ScenarioFinished):
+            report.record(str(event.phase.value), event.recorder)
+        elif isinstance(event, events.NonFatalError):
+            report.errors.append(f"{event.label}: {event.info.format()}")
+        elif isinstance(event, events.FatalError):
+            raise event.exception
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def check_run(
+    fuzz_server: FuzzServer,
+    report: FuzzReport,
+    record_property: Callable[[str, object], None],
+    prefix: str,
+) -> None:
+    record_property(f"{prefix}_cases", sum(report.cases.values()))
+    record_property(f"{prefix}_cases_by_phase", json.dumps(dict(report.cases)))
+    record_property(f"{prefix}_operations", len(report.operations))
+    record_property(f"{prefix}_statuses", json.dumps(dict(sorted(report.statuses.items()))))
+    record_property(f"{prefix}_failures", len(report.failures))
+    record_property(f"{prefix}_seconds", round(report.seconds, 1))
+    record_property(f"{prefix}_rewritten_webhook_urls", REWRITTEN["webhookUrl"])
+    print(f"\n{prefix}: {report.summary()}")
+    assert not report.errors, "\n\n".join(report.errors)
+    assert not report.failures, f"{len(report.failures)} failures:\n\n" + "\n\n".join(
+        report.failures[:20]
+    )
+    served = {
+        f"{method.upper()} {path}"
+        for path, item in httpx.get(f"{fuzz_server.url}/openapi.json").json()["paths"].items()
+        for method in item
+    }
+    assert served <= report.operations, f"never exercised: {sorted(served - report.operations)}"
+    assert not any(status >= 500 for status in report.statuses), report.statuses
     output = fuzz_server.server.output()
     assert "Traceback" not in output, output[-4000:]
     assert "unhandled error" not in output, output[-4000:]
@@ -365,82 +431,27 @@ def server_log_is_clean(fuzz_server: FuzzServer) -> None:
 # ---------------------------------------------------------------- the tests
 
 
-@pytest.fixture(scope="module")
-def smoke_schema(fuzz_server: FuzzServer) -> Any:
-    return load_schema(fuzz_server, max_examples=4)
-
-
-@pytest.fixture(scope="module")
-def full_schema(fuzz_server: FuzzServer) -> Any:
-    return load_schema(fuzz_server, max_examples=100)
-
-
-smoke = schemathesis.pytest.from_fixture("smoke_schema")
-full = schemathesis.pytest.from_fixture("full_schema")
-QUIET = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture]
-
-
-@smoke.parametrize()
-@settings(max_examples=4, deadline=None, suppress_health_check=QUIET, derandomize=True)
-def test_fuzz_smoke(case: Case, fuzz_server: FuzzServer) -> None:
-    """A few examples of every operation; the default suite's guard against regressions."""
-    call_and_check(fuzz_server, case)
-
-
-@pytest.mark.harden
-@full.parametrize()
-@settings(max_examples=100, deadline=None, suppress_health_check=QUIET)
-def test_fuzz_operations(case: Case, fuzz_server: FuzzServer) -> None:
-    """Examples, coverage (boundary values) and fuzzing phases over every operation."""
-    call_and_check(fuzz_server, case)
-
-
-@pytest.mark.harden
-def test_fuzz_stateful(
-    full_schema: Any, fuzz_server: FuzzServer, record_property: Callable[[str, object], None]
-) -> None:
-    """Sequences along the links: create, submit, poll, list, review, resolve."""
-    server = fuzz_server
-    steps = Counter[str]()
-
-    class Machine(full_schema.as_state_machine()):  # type: ignore[misc]
-        def before_call(self, case: Case) -> None:
-            keep_traffic_local(server, case)
-
-        def after_call(self, response: Response, case: Case) -> None:
-            super().after_call(response, case)
-            steps[f"{case.method} {case.path}"] += 1
-            server.statuses[response.status_code] += 1
-
-        def validate_response(self, response: Response, case: Case, **kwargs: Any) -> None:
-            kwargs.pop("additional_checks", None)
-            super().validate_response(
-                response, case, additional_checks=[problem_documents], **kwargs
-            )
-
-    started = time.monotonic()
-    Machine.run(
-        settings=settings(
-            max_examples=60,
-            stateful_step_count=8,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-        )
-    )
-    record_property("stateful_steps", sum(steps.values()))
-    record_property("stateful_operations", len(steps))
-    record_property("stateful_seconds", round(time.monotonic() - started, 1))
-    server_log_is_clean(server)
-
-
-def test_fuzz_figures(
+def test_fuzz_smoke(
     fuzz_server: FuzzServer, record_property: Callable[[str, object], None]
 ) -> None:
-    """Runs last in the module: the server log holds no traceback, and the figures."""
-    server_log_is_clean(fuzz_server)
-    assert fuzz_server.calls, "no fuzz case ran"
-    record_figures(fuzz_server, record_property)
-    print(
-        f"\nfuzz: {sum(fuzz_server.calls.values())} cases over {len(fuzz_server.calls)} "
-        f"operations, statuses {dict(sorted(fuzz_server.statuses.items()))}"
+    """A few examples of every operation (default suite): no 5xx, every answer as documented."""
+    schema = load_schema(
+        fuzz_server,
+        seed=20260101,
+        phases={
+            "examples": {"enabled": True},
+            "coverage": {"enabled": False},
+            "fuzzing": {"enabled": True},
+            "stateful": {"enabled": False},
+        },
+        generation={"max-examples": 4},
     )
+    check_run(fuzz_server, run_engine(schema), record_property, "fuzz_smoke")
+
+
+@pytest.mark.harden
+def test_fuzz_full(fuzz_server: FuzzServer, record_property: Callable[[str, object], None]) -> None:
+    """Every phase over every operation: examples, coverage (boundary and invalid values),
+    fuzzing (100 examples each) and stateful sequences along the links."""
+    schema = load_schema(fuzz_server, generation={"max-examples": 100})
+    check_run(fuzz_server, run_engine(schema), record_property, "fuzz_full")
