@@ -46,6 +46,23 @@ devstack:
 devstack-down:
     docker compose -f devstack/compose.yaml down --volumes --remove-orphans
 
-# run the benchmarks; each prints its figures and ratios
+# run every benchmark under bench/ (each prints its figures and ratios); fails if any failed
 bench: install
-    {{bin}}/python bench/api_read.py
+    #!/usr/bin/env bash
+    set -uo pipefail
+    order=(api_read sessions processing receipts webhooks)
+    for script in bench/*.py; do
+        name=$(basename "$script" .py)
+        [[ " ${order[*]} common " == *" $name "* ]] || order+=("$name")
+    done
+    failed=()
+    for name in "${order[@]}"; do
+        [ -f "bench/$name.py" ] || continue
+        echo "=== bench/$name.py ($(date +%T), load average $(cut -d' ' -f1-3 /proc/loadavg))"
+        {{bin}}/python "bench/$name.py" || failed+=("$name")
+        echo
+    done
+    if [ ${#failed[@]} -gt 0 ]; then
+        echo "failed: ${failed[*]}" >&2
+        exit 1
+    fi

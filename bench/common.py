@@ -16,7 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -331,15 +331,16 @@ def child_processes(pid: int) -> list[tuple[int, str]]:
     return children
 
 
-def find_child(pid: int, needle: str, timeout: float = 30) -> int:
-    """The pid of the child of ``pid`` whose command line contains ``needle``; wait for it."""
+def find_child(pid: int, match: str | Callable[[str], bool], timeout: float = 30) -> int:
+    """The pid of the child of ``pid`` whose command line contains ``match`` (or for which
+    ``match(command_line)`` is true); wait for it up to ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for child, cmdline in child_processes(pid):
-            if needle in cmdline:
+            if match(cmdline) if callable(match) else match in cmdline:
                 return child
         time.sleep(0.1)
-    raise RuntimeError(f"no child of {pid} runs {needle!r}")
+    raise RuntimeError(f"no child of {pid} runs {match!r}: {child_processes(pid)}")
 
 
 def memory_mb(pid: int) -> dict[str, float]:

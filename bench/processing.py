@@ -16,7 +16,7 @@ On the same generated page images, in one run:
    Ratio service/direct (target >= 0.85). CPU seconds per page are printed too (direct: the
    engine processes; service: worker + API + SeaweedFS processes): on a machine shared with other
    jobs they say more than wall-clock time.
-2. Worker memory: the worker process (``steve_lite.cli worker``, child of ``up``) is sampled from
+2. Worker memory: the worker process (``steve-lite worker``, child of ``up``) is sampled from
    ``/proc/PID/status`` (VmRSS, VmHWM) every 0.1 s during each service part and once idle after
    it: after the first 100 and after 200 pages by default, and the growth between them.
 3. One-page receipt: per run, a generated receipt photo is read by an engine in this process
@@ -298,6 +298,12 @@ class Service:
                     return
                 time.sleep(0.05)
         raise RuntimeError(f"sessions not finished in {timeout:g} s")
+
+
+def is_worker(command_line: str) -> bool:
+    """The worker ``up`` starts: ``python -m steve_lite.cli worker`` or ``python -c ... worker``
+    (whichever way the runner spells it), the last argument being ``worker``."""
+    return "steve_lite" in command_line and command_line.split()[-1] == "worker"
 
 
 def wait_log(server: Server, text: str, count: int, timeout: float = 300) -> None:
@@ -661,7 +667,7 @@ def main() -> int:
                 server=server,
                 api=Api(server.url, key),
                 data_dir=data_dir,
-                worker_pid=find_child(server.pid, "steve_lite.cli worker"),
+                worker_pid=find_child(server.pid, is_worker),
                 weed_pid=find_child(server.pid, "weed"),
             )
             try:

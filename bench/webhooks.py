@@ -34,13 +34,13 @@ from typing import Any
 
 import httpx
 from common import (
-    BIN_DIR,
     HOST,
     Server,
     create_company_key,
-    free_port,
+    load_note,
+    percentile,
     print_table,
-    steve_env,
+    start_steve,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,22 +61,14 @@ HIGH_LIMIT = "1000000"
 
 def start_up(data_dir: Path) -> Server:
     """``steve-lite up`` on a free port, private webhook targets allowed, no OCR warm-up."""
-    port = free_port()
-    env = steve_env(
+    return start_steve(
         data_dir,
-        STEVE_PORT=str(port),
+        command="up",
         STEVE_WEBHOOK_ALLOW_PRIVATE="1",
         STEVE_OCR_WARMUP="false",  # compliance-vm does not use the OCR engine
         STEVE_RATE_LIMIT_SESSION=HIGH_LIMIT,
         STEVE_RATE_LIMIT_SUBMIT=HIGH_LIMIT,
         STEVE_RATE_LIMIT_READ=HIGH_LIMIT,
-    )
-    return Server(
-        "steve-lite up",
-        [str(BIN_DIR / "steve-lite"), "up"],
-        port,
-        env,
-        data_dir.parent / f"steve-lite-up-{port}.log",
     )
 
 
@@ -179,11 +171,6 @@ def measure_throughput(
     }
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, default=40)
@@ -211,7 +198,8 @@ def main() -> int:
 
     p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
     rate = args.events / throughput["total_s"]
-    print(f"webhooks to a local receiver ({HOST}); steve-lite up, 2 worker threads by default")
+    print(f"webhooks to a local receiver ({HOST}); steve-lite up, default worker threads")
+    print(load_note())
     print()
     print_table(
         ["commit to receipt", "sessions", "p50 ms", "p99 ms", "min ms", "max ms", "mean ms"],

@@ -17,6 +17,7 @@ from steve_lite import db as database
 from steve_lite.app import create_app
 from steve_lite.queue import Queue
 from steve_lite.settings import Settings
+from steve_lite.storage.embedded import die_with_parent_hook
 from steve_lite.storage.s3 import ObjectStorage
 from steve_lite.storage.setup import start_embedded, stop_embedded, storage_for
 
@@ -70,12 +71,31 @@ def serve_api(settings: Settings, storage: ObjectStorage) -> None:
     logger.info("API stopped")
 
 
+# ``steve-lite worker``, except that a SIGINT arriving before the consumer has installed its own
+# handlers (while the worker still imports and migrates) ends it quietly, not with a traceback.
+WORKER_BOOTSTRAP = (
+    "import signal, sys\n"
+    "signal.signal(signal.SIGINT, lambda *_: sys.exit(0))\n"
+    "from steve_lite.cli import main\n"
+    "main(prog_name='steve-lite')\n"
+)
+
+
 class WorkerProcess:
-    """``steve-lite worker`` as a child process (its own signal handling, its own GIL)."""
+    """``steve-lite worker`` as a child process (its own signal handling, its own GIL).
+
+    It runs in its own session, like the embedded S3 server: Ctrl-C in a terminal reaches only
+    this process, which stops the worker with one SIGINT (a second one would cut its graceful
+    stop short). It gets SIGTERM if this process dies.
+    """
 
     def __init__(self) -> None:
         self._stopping = threading.Event()
-        self.process = subprocess.Popen([sys.executable, "-m", "steve_lite.cli", "worker"])
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", WORKER_BOOTSTRAP, "worker"],
+            start_new_session=True,
+            preexec_fn=die_with_parent_hook(),
+        )
         threading.Thread(target=self._watch, name="worker-watch", daemon=True).start()
 
     def _watch(self) -> None:

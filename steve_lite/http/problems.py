@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
@@ -22,6 +23,8 @@ from steve_lite.errors import (
 from steve_lite.http.request_id import request_id_for
 
 PROBLEM_JSON = "application/problem+json"
+# RFC 3986 sub-delims, ":" and "@" may stay as they are in a path segment.
+PATH_SAFE = "/!$&'()*+,;=:@"
 logger = logging.getLogger("steve_lite.http")
 
 
@@ -29,9 +32,9 @@ def render_problem(request: Request[Any, Any, Any], error: ApiError) -> Response
     """The problem response for ``error``."""
     request_id = request_id_for(request.scope)
     type_base = request.app.state.settings.error_type_base
-    body = problem_body(
-        error, type_base=type_base, instance=request.url.path, request_id=request_id
-    )
+    # ``instance`` is a URI reference (RFC 9457): the decoded path, percent-encoded again.
+    instance = quote(request.url.path, safe=PATH_SAFE)
+    body = problem_body(error, type_base=type_base, instance=instance, request_id=request_id)
     headers = {"Request-Id": request_id, **error.headers}
     return Response(body, status_code=error.status, media_type=PROBLEM_JSON, headers=headers)
 

@@ -242,3 +242,18 @@ def test_up_runs_everything_and_stops_everything(tmp_path: Path) -> None:
     wait_until_gone(children, data_dir)
     row = db.execute("SELECT state FROM sessions WHERE id = ?", [session["sessionId"]]).fetchone()
     assert row[0] == "completed"  # the worker got one SIGINT and finished the job first
+
+
+def test_up_stopped_right_after_start_stops_cleanly(tmp_path: Path) -> None:
+    """Stopped as soon as the API answers, ``up`` finds its worker still starting (importing,
+    migrating): that must end quietly too."""
+    data_dir = tmp_path / "data"
+    up = Up(data_dir)
+    try:
+        up.wait_ready()
+        children = descendants(up.process.pid)
+    finally:
+        code = up.stop()
+    assert code == 0, up.stderr
+    assert "Traceback" not in up.stderr, up.stderr
+    wait_until_gone(children, data_dir)

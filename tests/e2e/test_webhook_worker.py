@@ -23,7 +23,7 @@ from tests.support.processes import ServerProcess
 from tests.support.uploads import jpeg
 from tests.support.worker import WorkerStack, caught_signals, get_job, start_stack, submit_files
 
-RETRY_DELAY_SECONDS = 4
+RETRY_DELAY_SECONDS = 6  # ample time to kill the worker before its retry is due
 WORKER_ENV = {
     "STEVE_WEBHOOK_ALLOW_PRIVATE": "true",
     "STEVE_WEBHOOK_RETRY_DELAYS": f"{RETRY_DELAY_SECONDS},{RETRY_DELAY_SECONDS}",

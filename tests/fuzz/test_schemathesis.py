@@ -32,13 +32,16 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
+import jsonschema_rs
 import pytest
 import schemathesis
 from schemathesis import Case, CheckContext, HookContext, Response
@@ -57,12 +60,14 @@ from steve_lite.submissions.schemas import (
 )
 from steve_lite.webhooks.routes import WebhookTestRequest
 from steve_lite.worker import Runtime
+from steve_lite.workflows.schemas import FORMATS
 from tests.factories.photos import make_photo
 from tests.support.api import Tenant, make_settings, make_tenant, open_database
 from tests.support.processes import ServerProcess, s3_env
 from tests.support.uploads import create_body, put_file
 
 PROBLEM_JSON = "application/problem+json"
+URI_PATH = re.compile(r"(/|[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-F]{2})*")
 PROBLEM_FIELDS = ("type", "title", "status", "detail", "instance", "requestId")
 LOCAL_REFUSED_URL = "https://127.0.0.1/fuzz-guard"
 RATE_LIMITS = {
@@ -79,6 +84,7 @@ BODIES: dict[str, tuple[type[Any], bool]] = {
     "/webhooks/test": (WebhookTestRequest, True),
 }
 # Business rules the schema cannot express: see the module docstring.
+MAX_FILES = 20  # document-ocr's maxFiles, the largest of the system workflows
 POSITIVE_STATUSES = ["2xx", "400", "401", "403", "404", "409", "410", "422", "429"]
 
 
@@ -279,8 +285,24 @@ def fuzz_document(served: dict[str, Any], seeded: dict[str, Any]) -> dict[str, A
             for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
                 if parameter["in"] == "path" and parameter["name"] in seeded:
                     parameter["example"] = seeded[parameter["name"]]
+    narrow_session_create(components["SessionCreate"])
     add_links(document)
     return document
+
+
+def narrow_session_create(schema: dict[str, Any]) -> None:
+    """The union of the system workflows' rules, so that generated creates succeed often enough
+    for the stateful phase to reach submit, jobs and review (a value outside it is refused by
+    every workflow, so negative cases stay negative), and one valid example."""
+    properties = schema["properties"]
+    properties["fileCount"]["maximum"] = MAX_FILES
+    properties["contentTypes"]["maxItems"] = MAX_FILES
+    properties["contentTypes"]["items"] = {"enum": list(FORMATS)}
+    schema["example"] = {
+        "fileCount": 1,
+        "contentTypes": ["image/jpeg"],
+        "clientSubmissionId": "fuzz-example",
+    }
 
 
 def load_schema(fuzz_server: FuzzServer, **config: Any) -> Any:
@@ -290,6 +312,7 @@ def load_schema(fuzz_server: FuzzServer, **config: Any) -> Any:
         "base-url": fuzz_server.url,
         "headers": fuzz_server.tenant.headers,
         "request-timeout": 30,
+        "cache": {"enabled": False},  # no .schemathesis/ directory in the working tree
         "checks": {"positive_data_acceptance": {"expected-statuses": POSITIVE_STATUSES}},
         **config,
     }
@@ -315,7 +338,9 @@ def problem_documents(ctx: CheckContext, response: Response, case: Case) -> bool
     missing = [name for name in PROBLEM_FIELDS if name not in body]
     assert not missing, f"problem document without {missing}: {body}"
     assert body["status"] == response.status_code, body
-    assert body["instance"] == case.formatted_path, (body["instance"], case.formatted_path)
+    instance = body["instance"]
+    assert URI_PATH.fullmatch(instance), f"instance is not a URI reference: {instance!r}"
+    assert unquote(instance) == unquote(case.formatted_path), (instance, case.formatted_path)
     assert body["requestId"] == response.headers["request-id"][0], body
     assert body["type"].startswith("https://docs.steve.openloyalty.io/errors/"), body
     return True
@@ -359,6 +384,9 @@ class FuzzReport:
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
+    lenient: list[str] = field(default_factory=list)
+    document: dict[str, Any] = field(default_factory=dict)
+
     def record(self, phase: str, recorder: Any) -> None:
         self.cases[phase] += len(recorder.cases)
         for interaction in recorder.interactions.values():
@@ -366,26 +394,71 @@ class FuzzReport:
                 self.statuses[interaction.response.status_code] += 1
         for node in recorder.cases.values():
             self.operations.add(f"{node.value.method.upper()} {node.value.path}")
-        for checks in recorder.checks.values():
+        for case_id, checks in recorder.checks.items():
             for check in checks:
                 if check.failure_info is None:
                     continue
                 failure = check.failure_info.failure
+                case = recorder.cases[case_id].value if case_id in recorder.cases else None
+                if check.name == "negative_data_rejection" and last_value_wins(
+                    self.document, case, failure.message
+                ):
+                    self.lenient.append(f"{failure.operation}: {check.failure_info.code_sample}")
+                    continue
                 self.failures.append(
                     f"[{phase}] {check.name} {failure.operation}: {failure.title}: "
                     f"{failure.message}\n{check.failure_info.code_sample}"
                 )
 
+    @property
+    def documented(self) -> set[str]:
+        return {
+            f"{method.upper()} {path}"
+            for path, item in self.document["paths"].items()
+            for method in item
+        }
+
     def summary(self) -> str:
         return (
             f"{sum(self.cases.values())} cases ({dict(self.cases)}) over "
-            f"{len(self.operations)} operations in {self.seconds:.0f} s; "
-            f"statuses {dict(sorted(self.statuses.items()))}"
+            f"{len(self.operations & self.documented)} of {len(self.documented)} operations "
+            f"in {self.seconds:.0f} s; statuses {dict(sorted(self.statuses.items()))}; "
+            f"{len(self.lenient)} accepted repeated query parameters (last value wins)"
         )
 
 
+def last_value_wins(document: dict[str, Any], case: Case | None, message: str) -> bool:
+    """True when an accepted "negative" case only repeated scalar query parameters.
+
+    Schemathesis sends an array for a scalar query parameter as the parameter repeated; the
+    server, like most, reads the last value (and an empty ``cursor`` as no cursor). Such a case is
+    a known leniency, not a failure, when the query with each list collapsed to its last value is
+    valid and no other part of the request was made invalid.
+    """
+    if case is None or "in query" not in message:
+        return False
+    if any(f"in {where}" in message for where in ("path", "header", "cookie", "body")):
+        return False
+    query = dict(case.query or {})
+    collapsed = {
+        name: value[-1] if isinstance(value, list) and value else value
+        for name, value in query.items()
+    }
+    if collapsed == query:
+        return False
+    declared = {
+        parameter["name"]: parameter["schema"]
+        for parameter in document["paths"][case.path][case.method.lower()].get("parameters", [])
+        if parameter["in"] == "query"
+    }
+    return all(
+        name in declared and jsonschema_rs.validator_for(declared[name]).is_valid(value)
+        for name, value in collapsed.items()
+    )
+
+
 def run_engine(schema: Any) -> FuzzReport:
-    report = FuzzReport()
+    report = FuzzReport(document=schema.raw_schema)
     started = time.monotonic()
     for event in schemathesis.engine.from_schema(schema).execute():
         if isinstance(event, events.ScenarioFinished):
@@ -404,11 +477,13 @@ def check_run(
     record_property: Callable[[str, object], None],
     prefix: str,
 ) -> None:
+    """Record the figures, then: no failure, no 5xx, every operation exercised, a clean log."""
     record_property(f"{prefix}_cases", sum(report.cases.values()))
     record_property(f"{prefix}_cases_by_phase", json.dumps(dict(report.cases)))
-    record_property(f"{prefix}_operations", len(report.operations))
+    record_property(f"{prefix}_operations", len(report.operations & report.documented))
     record_property(f"{prefix}_statuses", json.dumps(dict(sorted(report.statuses.items()))))
     record_property(f"{prefix}_failures", len(report.failures))
+    record_property(f"{prefix}_lenient_repeated_query", len(report.lenient))
     record_property(f"{prefix}_seconds", round(report.seconds, 1))
     record_property(f"{prefix}_rewritten_webhook_urls", REWRITTEN["webhookUrl"])
     print(f"\n{prefix}: {report.summary()}")
@@ -416,12 +491,8 @@ def check_run(
     assert not report.failures, f"{len(report.failures)} failures:\n\n" + "\n\n".join(
         report.failures[:20]
     )
-    served = {
-        f"{method.upper()} {path}"
-        for path, item in httpx.get(f"{fuzz_server.url}/openapi.json").json()["paths"].items()
-        for method in item
-    }
-    assert served <= report.operations, f"never exercised: {sorted(served - report.operations)}"
+    missing = report.documented - report.operations
+    assert not missing, f"never exercised: {sorted(missing)}"
     assert not any(status >= 500 for status in report.statuses), report.statuses
     output = fuzz_server.server.output()
     assert "Traceback" not in output, output[-4000:]
