@@ -1,9 +1,10 @@
-"""The error responses of the OpenAPI document: RFC 9457 problems, as the API really answers.
+"""The responses of the OpenAPI document as the API really answers them.
 
 Litestar documents a 400 ``{status_code, detail, extra}`` as ``application/json`` for every
 route with parameters, and nothing else. steve-lite answers every error with
 ``application/problem+json`` (:mod:`steve_lite.http.problems`), so :func:`document_problems`
-replaces that 400 and adds, per ``/api/v1`` operation, the problem statuses it can answer.
+replaces that 400 and adds, per ``/api/v1`` operation, the problem statuses it can answer, and
+the 200 of an idempotent session create (a replay) beside its 201.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ DESCRIPTIONS = {
     422: "Validation error: one errors[] entry per field",
     429: "Rate limit exceeded (see Retry-After)",
     500: "Unexpected error (logged with the request id)",
+    503: "Object storage is unavailable (see Retry-After)",
 }
 ALWAYS = (400, 401, 403, 429, 500)
 REVIEW_ACTIONS = ("/approve", "/reject", "/cancel", "/resolve")
@@ -71,7 +73,7 @@ def problem_statuses(method: str, path: str) -> list[int]:
     if method == "post":
         statuses.add(422)
         if path.endswith("/submit"):
-            statuses.update((404, 410))
+            statuses.update((404, 410, 503))
         else:
             statuses.add(413)
         if path.endswith("/sessions"):
@@ -95,6 +97,12 @@ def document_problems(openapi: OpenAPI) -> None:
             if operation is None:
                 continue
             responses = operation.responses if operation.responses is not None else {}
+            created = responses.get("201")
+            if path.endswith("/sessions") and isinstance(created, OpenAPIResponse):
+                responses["200"] = OpenAPIResponse(
+                    description="Idempotent replay: the same session, freshly signed URLs",
+                    content=created.content,
+                )
             for status in problem_statuses(method, path):
                 responses[str(status)] = OpenAPIResponse(
                     description=DESCRIPTIONS[status],

@@ -41,6 +41,10 @@ def decode_cursor(db: Database, scope: str, cursor: str) -> Any:
     """The position in ``cursor``; 400 when it was tampered with or belongs to another list."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        # The decoder skips characters outside the alphabet and ignores spare bits: only the
+        # exact string encode_cursor made is a cursor, so any change to it is refused.
+        if base64.urlsafe_b64encode(raw).decode().rstrip("=") != cursor:
+            raise ValueError("not a canonical cursor")
         mac, payload = raw[:16], raw[16:]
         expected = hmac.new(_secret(db), payload, hashlib.sha256).digest()[:16]
         if len(mac) != 16 or not hmac.compare_digest(mac, expected):

@@ -18,13 +18,16 @@ from steve_lite.errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    ServiceUnavailable,
     problem_body,
 )
 from steve_lite.http.request_id import request_id_for
+from steve_lite.storage.s3 import StorageError
 
 PROBLEM_JSON = "application/problem+json"
 # RFC 3986 sub-delims, ":" and "@" may stay as they are in a path segment.
 PATH_SAFE = "/!$&'()*+,;=:@"
+STORAGE_RETRY_AFTER_SECONDS = 5
 logger = logging.getLogger("steve_lite.http")
 
 
@@ -87,8 +90,21 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
     return render_problem(request, InternalError("an unexpected error occurred"))
 
 
+def handle_storage_error(
+    request: Request[Any, Any, Any], exc: StorageError
+) -> Response[dict[str, Any]]:
+    """Object storage down or failing (submit reads the uploads): 503, worth a retry."""
+    logger.warning("object storage failed on %s %s: %s", request.method, request.url.path, exc)
+    error = ServiceUnavailable(
+        "object storage is unavailable; try again shortly",
+        headers={"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS)},
+    )
+    return render_problem(request, error)
+
+
 EXCEPTION_HANDLERS = {
     ApiError: handle_api_error,
+    StorageError: handle_storage_error,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,
 }

@@ -83,6 +83,7 @@ CREATE TABLE session_files (
     size_bytes INTEGER,
     sha256 TEXT,
     phash TEXT,
+    ocr_text TEXT,
     PRIMARY KEY (session_id, file_index)
 );
 

@@ -24,7 +24,7 @@ class ComplianceThresholds:
     min_brightness: float = 40.0
     max_brightness: float = 220.0
     max_age_days: int | None = 365
-    duplicate_distance: int = 6
+    duplicate_distance: int = 24
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "ComplianceThresholds":

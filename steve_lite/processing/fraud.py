@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from typing import Any
 
 from sqlite_utils import Database
@@ -13,7 +14,8 @@ from steve_lite.clock import now_iso
 from steve_lite.ids import new_id
 from steve_lite.processing.images import hamming_distance
 
-NEAR_DUPLICATE_DISTANCE = 8
+NEAR_DUPLICATE_DISTANCE = 24  # of 256 bits
+SAME_TEXT_RATIO = 0.98
 DATA_DUPLICATE_SCORE = 90
 RECEIPT_KEYS = ("merchantName", "totalAmount", "purchaseDate", "receiptNumber")
 
@@ -23,6 +25,19 @@ class HashedFile:
     file_index: int
     phash: str
     sha256: str
+    text: str | None = None
+
+
+def same_text(a: str | None, b: str | None) -> bool:
+    """Whether two OCR texts agree; True when either is unknown (photos have none).
+
+    Pages of sparse text look alike to a perceptual hash: for documents a near duplicate must
+    also read the same.
+    """
+    if a is None or b is None:
+        return True
+    a, b = " ".join(a.split()).lower(), " ".join(b.split()).lower()
+    return a == b or SequenceMatcher(None, a, b, autojunk=False).ratio() >= SAME_TEXT_RATIO
 
 
 @dataclass(frozen=True)
@@ -40,10 +55,12 @@ def image_matches(
 ) -> list[Match]:
     """The closest earlier image of each other submission within the near-duplicate distance.
 
-    Identical bytes score 100 and mean ``blocked``; a near duplicate scores by its distance.
+    Identical bytes score 100 and mean ``blocked``; a near duplicate scores by its distance,
+    and for documents only counts when the two files' OCR texts agree.
     """
     candidates = db.execute(
-        "SELECT sub.id AS submission_id, f.file_index, f.phash, f.sha256 FROM session_files f "
+        "SELECT sub.id AS submission_id, f.file_index, f.phash, f.sha256, f.ocr_text "
+        "FROM session_files f "
         "JOIN submissions sub ON sub.session_id = f.session_id "
         "WHERE sub.company_id = ? AND sub.id != ? AND f.phash IS NOT NULL",
         [company_id, submission_id],
@@ -55,6 +72,8 @@ def image_matches(
             exact = other["sha256"] == file.sha256
             distance = 0 if exact else hamming_distance(file.phash, other["phash"])
             if distance > NEAR_DUPLICATE_DISTANCE:
+                continue
+            if not exact and not same_text(file.text, other["ocr_text"]):
                 continue
             key = other["submission_id"]
             rank = (distance, 0 if exact else 1, other["file_index"])

@@ -79,9 +79,16 @@ def decode_image(
     )
 
 
+PHASH_SIZE = 16
+
+
 def perceptual_hash(image: Image.Image) -> str:
-    """Return the 64-bit pHash of an image as 16 lowercase hex characters."""
-    return str(imagehash.phash(image))
+    """Return the 256-bit pHash of an image as 64 lowercase hex characters.
+
+    256 bits rather than imagehash's default 64: at 64 bits, different receipts (white paper,
+    dark text, similar layout) often fall within a few bits of each other.
+    """
+    return str(imagehash.phash(image, hash_size=PHASH_SIZE))
 
 
 def hamming_distance(a: str, b: str) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -134,10 +134,18 @@ def store_hashes(
     return hashed
 
 
-def read_pages(runtime: Runtime, session_id: str, images: list[DecodedImage]) -> list[OcrPage]:
+def read_pages(
+    runtime: Runtime, session_id: str, files: list[dict[str, Any]], images: list[DecodedImage]
+) -> list[OcrPage]:
+    """OCR every page; store each page's text for later fraud checks."""
     pages = []
-    for image in images:
-        pages.append(runtime.ocr.read(image.image))
+    for file, image in zip(files, images, strict=True):
+        page = runtime.ocr.read(image.image)
+        pages.append(page)
+        runtime.db.execute(
+            "UPDATE session_files SET ocr_text = ? WHERE session_id = ? AND file_index = ?",
+            [page.text, session_id, file["file_index"]],
+        )
         renew_lease(runtime.db, session_id, runtime.settings.processing_lease_seconds)
     return pages
 
@@ -168,7 +176,7 @@ def run_processor(
             issue["fileIndex"] = index_of[issue["fileIndex"]]
         photos = [{"fileIndex": p["fileIndex"], "passed": p["passed"]} for p in data["photos"]]
         return data, round(compliance_confidence(data), 4), {"photos": photos}
-    pages = read_pages(runtime, session["id"], images)
+    pages = read_pages(runtime, session["id"], files, images)
     summary = {"pages": page_summaries(files, pages)}
     if definition.processor == "receipt-ocr":
         data = extract_receipt(pages)
@@ -195,6 +203,12 @@ def decide(
     summary: dict[str, Any],
 ) -> Outcome:
     """Fraud checks and the outcome: ``approved`` or ``review``, with the reasons."""
+    texts = dict(
+        db.execute(
+            "SELECT file_index, ocr_text FROM session_files WHERE session_id = ?", [session["id"]]
+        ).fetchall()
+    )
+    hashed = [replace(h, text=texts.get(h.file_index)) for h in hashed]
     matches = fraud.image_matches(db, session["company_id"], session["submission_id"], hashed)
     if definition.processor == "receipt-ocr":
         matches += fraud.data_matches(db, session["company_id"], session["submission_id"], data)
@@ -225,8 +239,8 @@ def decide(
 def finish_completed(db: Database, session: dict[str, Any], outcome: Outcome) -> bool:
     """Store the outcome, matches, events and outbox row at once; False if already finished.
 
-    A submission cancelled meanwhile keeps its status: the result is stored for reviewers and
-    no session webhook is sent (the cancellation sent its own).
+    A submission cancelled meanwhile keeps its status; the result is still stored, and the
+    session's webhook still tells that the session completed (its payload says ``cancelled``).
     """
     now = now_iso()
     submission_id = session["submission_id"]
@@ -268,9 +282,10 @@ def finish_completed(db: Database, session: dict[str, Any], outcome: Outcome) ->
                 "cancelled": cancelled,
             },
         )
-        if not cancelled:
-            kind = "session.review_required" if outcome.status == "review" else "session.completed"
-            record_event(db, session["id"], kind)
+        review = outcome.status == "review" and not cancelled
+        record_event(
+            db, session["id"], "session.review_required" if review else "session.completed"
+        )
     return True
 
 

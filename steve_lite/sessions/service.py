@@ -28,7 +28,7 @@ from steve_lite.security.api_keys import ApiKey
 from steve_lite.security.urls import UrlRejected, validate_webhook_url
 from steve_lite.sessions.schemas import SessionCreate
 from steve_lite.settings import Settings
-from steve_lite.storage.s3 import ObjectHead, ObjectStorage
+from steve_lite.storage.s3 import ObjectHead, ObjectStorage, StorageError
 from steve_lite.submissions.events import append_event
 from steve_lite.workflows.schemas import FORMATS, UploadContract, WorkflowDefinition
 from steve_lite.workflows.service import find_assigned, get_definition
@@ -368,9 +368,12 @@ async def read_heads(
     async def read(index: int, key: str) -> None:
         heads[index] = await anyio.to_thread.run_sync(storage.read_head, key, 16)
 
-    async with anyio.create_task_group() as group:
-        for index, file in enumerate(files):
-            group.start_soon(read, index, file["object_key"])
+    try:
+        async with anyio.create_task_group() as group:
+            for index, file in enumerate(files):
+                group.start_soon(read, index, file["object_key"])
+    except* StorageError as failed:  # the task group wraps it; callers handle StorageError
+        raise failed.exceptions[0] from None
     return heads
 
 

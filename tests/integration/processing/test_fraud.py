@@ -144,3 +144,28 @@ def test_different_documents_of_one_company_are_clean(worker_stack: WorkerStack)
     assert (again["result"]["fraudStatus"], again["result"]["fraudScore"]) == ("blocked", 100)
     (match,) = matches_of(api.db, again["submissionId"])
     assert match["matched_submission_id"] == jobs[0]["submissionId"]
+
+
+def test_different_receipts_and_pages_are_not_near_duplicates(worker_stack: WorkerStack) -> None:
+    """Sparse text on white paper looks alike to a perceptual hash: documents that read
+    differently must not be flagged, while a re-encoded copy of one still is."""
+    api = worker_stack.api
+    tenant = api.tenant()
+    receipts = [render_receipt(random_receipt_spec(seed)) for seed in (11, 12, 13)]
+    pages = [
+        render_page(
+            [f"Invoice {n}", "Net 30 days", f"Amount due {n * 17}.00"],
+            width=736,
+            height=736,
+            fmt="JPEG",
+        )
+        for n in (1, 2)
+    ]
+    clean = [process(api, tenant, "receipt-ocr", [data]) for data in receipts]
+    clean += [process(api, tenant, "document-ocr", [data]) for data in pages]
+    assert [job["result"]["fraudStatus"] for job in clean] == ["clean"] * 5
+    copy = process(api, tenant, "receipt-ocr", [near_duplicate(receipts[0])])
+    assert copy["result"]["fraudStatus"] == "flagged"
+    assert {m["matched_submission_id"] for m in matches_of(api.db, copy["submissionId"])} == {
+        clean[0]["submissionId"]
+    }

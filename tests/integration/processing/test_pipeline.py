@@ -84,13 +84,10 @@ def test_document_pages_come_back_as_text_per_page_in_order(worker_stack: Worker
     assert event_types(api.db, session["submissionId"]) == PROCESSED_EVENTS
 
 
-@pytest.mark.parametrize("seeds", [(1, 2, 5)])
-def test_receipt_fields_are_extracted_exactly(
-    worker_stack: WorkerStack, seeds: tuple[int, ...]
-) -> None:
+def test_receipt_fields_are_extracted_exactly(worker_stack: WorkerStack) -> None:
     api = worker_stack.api
     tenant = api.tenant()
-    specs = [random_receipt_spec(seed) for seed in seeds]
+    specs = [random_receipt_spec(seed) for seed in (1, 2, 5)]  # EUR, USD and CAD receipts
     sessions = [
         submit_files(api, tenant, "receipt-ocr", [render_receipt(spec)]) for spec in specs
     ]  # all queued at once: the worker's two threads share them

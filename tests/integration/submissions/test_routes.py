@@ -738,7 +738,8 @@ def test_cancel_while_processing_survives_the_pipeline(live_api: LiveApi) -> Non
     ]
     assert event_rows(live_api, sid)[-1]["data"]["cancelled"] is True
     assert [h["event_type"] for h in hook_rows(live_api, session["sessionId"])] == [
-        "submission.cancelled"
+        "submission.cancelled",
+        "session.completed",
     ]
     with live_api.client(tenant) as client:
         job = client.get(f"/api/v1/jobs/{session['sessionId']}").json()
@@ -786,10 +787,11 @@ def test_cancel_racing_the_pipeline_leaves_a_consistent_state(
     assert types.count("cancelled") == 1
     cancel = next(e for e in events if e["type"] == "cancelled")
     if cancel["seq"] < completed["seq"]:
-        # Cancelled while processing: the pipeline kept the cancellation and sent no webhook.
+        # Cancelled while processing: the pipeline kept the cancellation; the session's
+        # completion is still announced, with the submission cancelled.
         assert cancel["data"]["from"] == "processing"
         assert completed["data"]["cancelled"] is True
-        assert hooks == ["submission.cancelled"]
+        assert hooks == ["submission.cancelled", "session.completed"]
     else:
         # Processing finished first with ``review``; the review submission was then cancelled.
         assert (outcome, cancel["data"]["from"]) == ("review", "review")

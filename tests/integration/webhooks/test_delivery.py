@@ -812,7 +812,7 @@ def test_resolving_a_fraud_match_sends_it_in_the_event(
     assert sha256_signature_valid(tenant.key, request)
 
 
-def test_a_cancel_before_processing_is_the_only_event(
+def test_a_cancel_before_processing_is_sent_then_the_completion(
     api: LiveApi, runtime: Runtime, webhook_receiver: WebhookReceiver
 ) -> None:
     tenant = api.tenant()
@@ -824,16 +824,25 @@ def test_a_cancel_before_processing_is_the_only_event(
 
     run_until_idle(runtime)  # processing runs after the cancel, then the delivery
 
-    [request] = webhook_receiver.requests
-    sent = payload(request)
-    assert request.headers["x-webhook-event"] == "submission.cancelled"
+    cancelled, completed = webhook_receiver.requests
+    sent = payload(cancelled)
+    assert cancelled.headers["x-webhook-event"] == "submission.cancelled"
     assert (sent["state"], sent["submissionStatus"], sent["reason"]) == (
         "submitted",
         "cancelled",
         "sent by mistake",
     )
-    assert [r["event_type"] for r in outbox(api, session["sessionId"])] == ["submission.cancelled"]
-    assert get_job(api, tenant, session["sessionId"]).json()["state"] == "completed"
+    assert completed.headers["x-webhook-event"] == "session.completed"
+    assert (payload(completed)["state"], payload(completed)["submissionStatus"]) == (
+        "completed",
+        "cancelled",
+    )
+    assert [r["event_type"] for r in outbox(api, session["sessionId"])] == [
+        "submission.cancelled",
+        "session.completed",
+    ]
+    job = get_job(api, tenant, session["sessionId"]).json()
+    assert (job["state"], job["webhookDeliveryStatus"]) == ("completed", "delivered")
 
 
 def test_the_job_view_follows_the_completion_event_not_later_ones(

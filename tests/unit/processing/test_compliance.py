@@ -36,7 +36,7 @@ def test_thresholds_default_when_the_workflow_gives_none() -> None:
         min_brightness=40.0,
         max_brightness=220.0,
         max_age_days=365,
-        duplicate_distance=6,
+        duplicate_distance=24,
     )
 
 

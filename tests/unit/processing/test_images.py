@@ -176,10 +176,10 @@ def test_decode_image_applies_the_exif_offset_and_west_longitude() -> None:
     assert decoded.gps["longitude"] == pytest.approx(-2.294481, abs=1e-4)
 
 
-def test_perceptual_hash_is_16_lowercase_hex_characters() -> None:
+def test_perceptual_hash_is_64_lowercase_hex_characters() -> None:
     decoded = decode_image(make_photo(320, 240), ALL_FORMATS)
 
-    assert re.fullmatch("[0-9a-f]{16}", perceptual_hash(decoded.image))
+    assert re.fullmatch("[0-9a-f]{64}", perceptual_hash(decoded.image))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
@@ -191,7 +191,7 @@ def test_near_duplicate_keeps_the_hash_close_but_changes_the_bytes(seed: int) ->
     second = decode_image(copy, ALL_FORMATS)
 
     assert second.sha256 != first.sha256
-    assert hamming_distance(perceptual_hash(first.image), perceptual_hash(second.image)) <= 6
+    assert hamming_distance(perceptual_hash(first.image), perceptual_hash(second.image)) <= 24
 
 
 def test_unrelated_photos_have_distant_hashes() -> None:
@@ -200,9 +200,9 @@ def test_unrelated_photos_have_distant_hashes() -> None:
         for seed in (0, 1, 2)
     ]
 
-    assert hamming_distance(hashes[0], hashes[1]) > 20
-    assert hamming_distance(hashes[0], hashes[2]) > 20
-    assert hamming_distance(hashes[1], hashes[2]) > 20
+    assert hamming_distance(hashes[0], hashes[1]) > 80
+    assert hamming_distance(hashes[0], hashes[2]) > 80
+    assert hamming_distance(hashes[1], hashes[2]) > 80
 
 
 def test_hamming_distance_counts_differing_bits() -> None:
