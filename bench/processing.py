@@ -301,7 +301,7 @@ class Service:
 
 
 def is_worker(command_line: str) -> bool:
-    """The worker ``up`` starts: ``python -m steve_lite.cli worker`` or ``python -c ... worker``
+    """The worker ``up`` starts: ``python -m steve_lite worker``
     (whichever way the runner spells it), the last argument being ``worker``."""
     return "steve_lite" in command_line and command_line.split()[-1] == "worker"
 

@@ -71,16 +71,6 @@ def serve_api(settings: Settings, storage: ObjectStorage) -> None:
     logger.info("API stopped")
 
 
-# ``steve-lite worker``, except that a SIGINT arriving before the consumer has installed its own
-# handlers (while the worker still imports and migrates) ends it quietly, not with a traceback.
-WORKER_BOOTSTRAP = (
-    "import signal, sys\n"
-    "signal.signal(signal.SIGINT, lambda *_: sys.exit(0))\n"
-    "from steve_lite.cli import main\n"
-    "main(prog_name='steve-lite')\n"
-)
-
-
 class WorkerProcess:
     """``steve-lite worker`` as a child process (its own signal handling, its own GIL).
 
@@ -92,7 +82,7 @@ class WorkerProcess:
     def __init__(self) -> None:
         self._stopping = threading.Event()
         self.process = subprocess.Popen(
-            [sys.executable, "-c", WORKER_BOOTSTRAP, "worker"],
+            [sys.executable, "-m", "steve_lite", "worker"],
             start_new_session=True,
             preexec_fn=die_with_parent_hook(),
         )
