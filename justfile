@@ -66,3 +66,7 @@ bench: install
         echo "failed: ${failed[*]}" >&2
         exit 1
     fi
+
+# fuzzing, bad inputs, crashes, mixed load and secrets in logs, on one page (minutes; not in `test`)
+harden *args: install
+    {{bin}}/python bench/harden.py {{args}}

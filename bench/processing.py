@@ -25,6 +25,9 @@ On the same generated page images, in one run:
    completed minus the engine's time for that photo, median over ``--receipt-runs``
    (target < 300 ms).
 
+A page costs about 1 s of CPU on one core here, so the default run takes about 4 minutes on 2
+otherwise idle cores; ``--pages`` scales it (the memory figures want 200).
+
 Exit code: 0 when everything was processed (whatever the figures), 1 when anything failed.
 
     .venv/bin/python bench/processing.py [--pages 200] [--rounds 2] [--receipt-runs 7]
@@ -127,12 +130,14 @@ def parse_args() -> argparse.Namespace:
 
 
 def render_one(seed: int) -> bytes:
-    """A page of 13..17 lines of words, different for every seed (PNG, A4 at 100 dpi)."""
+    """A short letter: a title and 5..8 lines of words, different for every seed (PNG, A4 at
+    100 dpi). Recognition costs about 70 ms of CPU per line here, detection about 0.45 s per
+    page, so a page costs about 1 s of CPU on one core."""
     rng = random.Random(seed)
     lines = [
         " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 5))).capitalize()
         + f" {rng.randint(1, 9999)}"
-        for _ in range(rng.randint(12, 16))
+        for _ in range(rng.randint(5, 8))
     ]
     lines.insert(0, f"Document {seed}")
     width, height = PAGE_SIZE
@@ -209,6 +214,10 @@ class DirectEngines:
             raise RuntimeError("the direct engines did not read every page")
         return Part(pages=len(done), seconds=seconds, cpu=sum(item[1] for item in done))
 
+    def memory(self) -> list[dict[str, float]]:
+        """VmRSS and VmHWM of each engine process (MiB)."""
+        return [memory_mb(process.pid) for process in self.processes if process.pid]
+
     def close(self) -> None:
         for _ in self.processes:
             self.tasks.put(None)
@@ -280,9 +289,14 @@ class Service:
         db.row_factory = sqlite3.Row
         return db
 
+    def cpu_split(self) -> dict[str, float]:
+        """CPU seconds used so far by the worker, the API (``up``) and SeaweedFS."""
+        pids = {"worker": self.worker_pid, "API": self.server.pid, "SeaweedFS": self.weed_pid}
+        return {name: cpu_seconds(pid) for name, pid in pids.items()}
+
     def cpu(self) -> float:
-        """CPU seconds used so far by the worker, the API (``up``) and SeaweedFS together."""
-        return sum(cpu_seconds(pid) for pid in (self.worker_pid, self.server.pid, self.weed_pid))
+        """CPU seconds used so far by the worker, the API and SeaweedFS together."""
+        return sum(self.cpu_split().values())
 
     def wait_finished(self, session_ids: list[str], timeout: float = 600) -> None:
         marks = ",".join("?" * len(session_ids))
@@ -346,6 +360,7 @@ class ServicePart:
     part: Part
     client_seconds: float
     memory: Memory
+    cpu_split: dict[str, float]
     failed: list[str] = field(default_factory=list)
 
 
@@ -376,7 +391,7 @@ def run_service(
 
     db = service.db()
     peak_rss = 0.0
-    cpu_before = service.cpu()
+    cpu_before = service.cpu_split()
     started_wall = time.time()
     thread = threading.Thread(target=client, name="bench-client", daemon=True)
     thread.start()
@@ -395,7 +410,7 @@ def run_service(
         if time.monotonic() > deadline:
             raise RuntimeError("the service did not finish the pages in time")
         time.sleep(0.1)
-    cpu = service.cpu() - cpu_before
+    cpu_split = {name: value - cpu_before[name] for name, value in service.cpu_split().items()}
     thread.join()
     marks = ",".join("?" * len(session_ids))
     rows = db.execute(
@@ -413,8 +428,9 @@ def run_service(
     time.sleep(0.5)
     idle = memory_mb(service.worker_pid)
     return ServicePart(
-        part=Part(pages=len(indices), seconds=finished - started_wall, cpu=cpu),
+        part=Part(pages=len(indices), seconds=finished - started_wall, cpu=sum(cpu_split.values())),
         client_seconds=client_seconds[0],
+        cpu_split=cpu_split,
         memory=Memory(
             pages_so_far=pages_before + len(indices),
             peak_rss=peak_rss,
@@ -519,7 +535,7 @@ def report_throughput(
     cores = os.cpu_count() or 1
     print()
     print(
-        f"{args.pages} generated pages (PNG, {PAGE_SIZE[0]}x{PAGE_SIZE[1]}, 13..17 lines each) in "
+        f"{args.pages} generated pages (PNG, {PAGE_SIZE[0]}x{PAGE_SIZE[1]}, 6..9 lines each) in "
         f"{args.rounds} part(s); {cores} engine process(es) vs {args.workers} worker thread(s), "
         f"1 intra-op thread each; sessions of {args.pages_per_session} pages"
     )
@@ -536,9 +552,14 @@ def report_throughput(
     print(f"\nratio service/direct = {ratio:.2f} (target >= {THROUGHPUT_TARGET:.2f}: {verdict})")
     direct_cpu = totals(direct).cpu / totals(direct).pages
     service_cpu = totals([s.part for s in served]).cpu / totals([s.part for s in served]).pages
+    pages = totals([s.part for s in served]).pages
+    split = ", ".join(
+        f"{name} {sum(s.cpu_split[name] for s in served) / pages:.3f} s"
+        for name in served[0].cpu_split
+    )
     print(
-        f"CPU per page: engine {direct_cpu:.2f} s, service {service_cpu:.2f} s "
-        f"(worker + API + SeaweedFS; ratio {direct_cpu / service_cpu:.2f})"
+        f"CPU per page: engine {direct_cpu:.3f} s, service {service_cpu:.3f} s ({split}); "
+        f"ratio engine/service {direct_cpu / service_cpu:.2f}"
     )
     client = sum(s.client_seconds for s in served)
     print(
@@ -560,7 +581,9 @@ def figure_row(label: str, part: Part, versus: Part | None = None) -> list[str]:
     ]
 
 
-def report_memory(before: dict[str, float], served: list[ServicePart]) -> None:
+def report_memory(
+    before: dict[str, float], served: list[ServicePart], engine_memory: list[dict[str, float]]
+) -> None:
     print("\nworker process memory (MiB): VmRSS idle after each part, peak VmRSS sampled every")
     print("0.1 s during it, VmHWM (the kernel's peak RSS since start)")
     rows = [["after warm-up", "0", f"{before['VmRSS']:.0f}", "", f"{before['VmHWM']:.0f}"]]
@@ -582,6 +605,11 @@ def report_memory(before: dict[str, float], served: list[ServicePart]) -> None:
             f"{last.idle_rss - first.idle_rss:+.0f} MiB, peak RSS "
             f"{last.peak_rss - first.peak_rss:+.0f} MiB, VmHWM {last.hwm - first.hwm:+.0f} MiB"
         )
+    figures = ", ".join(f"{m['VmRSS']:.0f} / {m['VmHWM']:.0f}" for m in engine_memory)
+    print(
+        f"for reference, the direct engine processes (one engine each, no service code) after "
+        f"all pages, VmRSS / VmHWM: {figures} MiB"
+    )
 
 
 def report_receipts(receipts: list[ReceiptRun], idle_ms_per_s: float) -> None:
@@ -704,6 +732,7 @@ def main() -> int:
                             flush=True,
                         )
                     pages_done += len(indices)
+                engine_memory = engines.memory()
                 engines.close()
                 loads["receipt runs, before"] = load_note()
                 receipts, idle_ms_per_s = run_receipts(service, args.receipt_runs, args.workers)
@@ -712,7 +741,7 @@ def main() -> int:
     loads["end"] = load_note()
 
     report_throughput(args, direct, served)
-    report_memory(before, served)
+    report_memory(before, served, engine_memory)
     report_receipts(receipts, idle_ms_per_s)
     print()
     for moment, note in loads.items():

@@ -65,6 +65,7 @@ WORKER_ENV = {
     "STEVE_WEBHOOK_ALLOW_PRIVATE": "true",
 }
 FINAL = ("completed", "failed")
+LOG_LEVEL = os.environ.get("STEVE_LOG_LEVEL", "INFO")  # bench/harden.py runs these at DEBUG
 COMPLETION_EVENTS = ("session.completed", "session.review_required", "session.failed")
 OUTCOME_EVENTS = ("processing_completed", "processing_failed")
 
@@ -86,7 +87,8 @@ class Site:
         return open_database(make_settings(self.data_dir))
 
     def start(self, command: str = "serve", **env: str) -> ServerProcess:
-        process = ServerProcess(self.data_dir, command, **{**self.env, **env})
+        env = {"STEVE_LOG_LEVEL": LOG_LEVEL, **self.env, **env}
+        process = ServerProcess(self.data_dir, command, **env)
         self.processes.append(process)
         if command == "serve":
             process.wait_ready()

@@ -6,6 +6,9 @@ anything other than its own refusal. tests/unit/security/test_urls.py already co
 IP literals, arbitrary strings and public-looking names; the URL properties here add the other
 notations of an address, IPv6 zone ids, Unicode that IDNA folds into something else, and
 normalization being stable.
+
+``STEVE_PROPERTY_EXAMPLES`` sets the examples per property (default 100; ``just harden`` uses
+more).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
+import os
 import string
 from pathlib import Path
 from typing import Any
@@ -33,6 +37,11 @@ from steve_lite.settings import Settings
 from steve_lite.workflows.schemas import FORMATS, UploadContract
 from tests.support.api import make_settings, open_database
 
+EXAMPLES = int(os.environ.get("STEVE_PROPERTY_EXAMPLES", "100"))
+PROPERTIES = settings(max_examples=EXAMPLES)
+WITH_FIXTURE = settings(
+    max_examples=EXAMPLES, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 MAX_METADATA_BYTES = 4096  # contract 2.2
 MAX_METADATA_DEPTH = 2
 
@@ -89,6 +98,7 @@ def create_body(metadata: Any) -> dict[str, Any]:
     }
 
 
+@PROPERTIES
 @given(metadata_objects)
 @example({"a": {"b": {"c": 1}}})  # three levels
 @example({"a": {"b": 1}})  # two levels: the limit
@@ -108,6 +118,7 @@ def test_metadata_is_accepted_exactly_by_the_rules(metadata: dict[str, Any]) -> 
         assert parsed.metadata == metadata
 
 
+@PROPERTIES
 @given(st.integers(min_value=0, max_value=MAX_METADATA_BYTES + 64), st.text(max_size=3))
 def test_metadata_size_limit_is_exact(padding: int, key: str) -> None:
     """Sizes around 4096 bytes, multi-byte characters included (the limit is in bytes)."""
@@ -121,6 +132,7 @@ def test_metadata_size_limit_is_exact(padding: int, key: str) -> None:
         assert size <= MAX_METADATA_BYTES
 
 
+@PROPERTIES
 @given(json_values.filter(lambda value: not isinstance(value, dict)))
 def test_metadata_that_is_not_an_object_is_refused(value: Any) -> None:
     assume(value is not None)  # null is the same as no metadata
@@ -132,6 +144,7 @@ def test_metadata_that_is_not_an_object_is_refused(value: Any) -> None:
 # ---------------------------------------------------------------- JSON bodies
 
 
+@PROPERTIES
 @given(st.text(alphabet='[]{}":,0123456789.eE+-tfrueals nNIinfityaN', max_size=60))
 @example("NaN")
 @example("[1e999]")
@@ -147,6 +160,7 @@ def test_parsed_bodies_always_serialize_as_strict_json(text: str) -> None:
     json.dumps(value, allow_nan=False)
 
 
+@PROPERTIES
 @given(st.floats())
 def test_finite_float_refuses_exactly_the_non_finite(number: float) -> None:
     text = repr(number)
@@ -185,7 +199,7 @@ def plain_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return make_settings(tmp_path_factory.mktemp("properties"))
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@WITH_FIXTURE
 @given(
     upload=upload_contracts(),
     file_count=st.integers(1, 100),
@@ -232,6 +246,7 @@ def ipv4_notations(ip: ipaddress.IPv4Address) -> st.SearchStrategy[str]:
     return st.sampled_from([s for s in spellings if s != str(ip)])
 
 
+@PROPERTIES
 @given(st.ip_addresses(v=4).flatmap(lambda ip: st.tuples(st.just(ip), ipv4_notations(ip))))
 @example((ipaddress.IPv4Address("127.0.0.1"), "2130706433"))
 @example((ipaddress.IPv4Address("169.254.169.254"), "0xa9fea9fe"))
@@ -259,6 +274,7 @@ ipv6_addresses = st.ip_addresses(v=6) | st.ip_addresses(v=4).map(
 )
 
 
+@PROPERTIES
 @given(ipv6_addresses.flatmap(lambda ip: st.tuples(st.just(ip), ipv6_spellings(ip))))
 def test_every_ipv6_spelling_gets_the_same_decision(
     pair: tuple[ipaddress.IPv6Address, str],
@@ -277,6 +293,7 @@ def test_every_ipv6_spelling_gets_the_same_decision(
 zone_ids = st.text(alphabet=string.ascii_letters + string.digits + "._~-", min_size=1, max_size=8)
 
 
+@PROPERTIES
 @given(ipv6_addresses, zone_ids, st.sampled_from(["%25", "%"]), st.booleans())
 @example(ipaddress.IPv6Address("fe80::1"), "eth0", "%25", True)
 @example(ipaddress.IPv6Address("2606:4700::1111"), "1", "%25", False)
@@ -329,6 +346,7 @@ ascii_hosts = st.sampled_from(
 ) | st.ip_addresses(v=4).map(str)
 
 
+@PROPERTIES
 @given(ascii_hosts.flatmap(lambda host: st.tuples(st.just(host), unicode_spellings(host))))
 @example(("127.0.0.1", "127\u30020\u30020\u30021"))
 @example(("localhost", "\u24db\u24de\u24d2\u24d0\u24db\u24d7\u24de\u24e2\u24e3"))
@@ -347,6 +365,7 @@ def test_unicode_hosts_meet_the_rules_of_their_ascii_form(pair: tuple[str, str])
     assert actual == expected
 
 
+@PROPERTIES
 @given(st.text(min_size=1, max_size=40), st.booleans())
 def test_normalized_urls_are_stable(host: str, allow_private: bool) -> None:
     """What validation returns is accepted again unchanged, and is ASCII: the stored URL is the
@@ -376,7 +395,7 @@ scopes = st.text(min_size=1, max_size=60)
 BASE64URL = string.ascii_letters + string.digits + "-_"
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@WITH_FIXTURE
 @given(scope=scopes, position=positions)
 def test_cursors_round_trip(cursor_db: Database, scope: str, position: Any) -> None:
     cursor = encode_cursor(cursor_db, scope, position)
@@ -384,7 +403,7 @@ def test_cursors_round_trip(cursor_db: Database, scope: str, position: Any) -> N
     assert decode_cursor(cursor_db, scope, cursor) == position
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@WITH_FIXTURE
 @given(scope=scopes, position=positions, data=st.data())
 def test_a_cursor_changed_anywhere_is_bad_request(
     cursor_db: Database, scope: str, position: Any, data: st.DataObject
@@ -411,7 +430,7 @@ def test_a_cursor_changed_anywhere_is_bad_request(
         decode_cursor(cursor_db, other_scope, changed)
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@WITH_FIXTURE
 @given(st.text(max_size=200) | st.binary(max_size=150).map(lambda b: b.hex()))
 def test_arbitrary_cursors_are_bad_request(cursor_db: Database, text: str) -> None:
     assume(text)
