@@ -139,7 +139,8 @@ def pytest_part(
     part = Part(name)
     junit = workdir / f"{name}.xml"
     argv = [PYTHON, "-m", "pytest", *paths, "-m", marker, "-q", "-rfE"]
-    argv += [f"--junitxml={junit}", f"--basetemp={workdir / ('pytest-' + name)}"]
+    argv += [f"--junitxml={junit}", "-o", "junit_family=xunit1"]
+    argv += [f"--basetemp={workdir / ('pytest-' + name)}"]
     run(part, argv + (extra or []), {"STEVE_LOG_LEVEL": "DEBUG", **(env or {})})
     part.tests = read_junit(junit)
     return part

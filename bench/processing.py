@@ -545,7 +545,14 @@ def report_throughput(
         rows.append(figure_row(f"part {number}: whole service", s.part, d))
     rows.append(figure_row("all: engine directly", totals(direct)))
     rows.append(figure_row("all: whole service", totals([s.part for s in served]), totals(direct)))
-    print_table(["pass", "pages", "seconds", "pages/s", "CPU s/page", "service/direct"], rows)
+    print_table(
+        ["pass", "pages", "seconds", "pages/s", "CPU s/page", "cores busy", "service/direct"], rows
+    )
+    print(
+        f"(cores busy = CPU seconds / seconds: below {cores} means the side did not use all the "
+        "cores: other jobs on the machine took them, or there were too few sessions to keep every "
+        "worker thread busy, since one session's pages are read one after the other on one thread)"
+    )
     ratio = totals([s.part for s in served]).pages / totals([s.part for s in served]).seconds
     ratio /= totals(direct).pages / totals(direct).seconds
     verdict = "met" if ratio >= THROUGHPUT_TARGET else "NOT met"
@@ -577,6 +584,7 @@ def figure_row(label: str, part: Part, versus: Part | None = None) -> list[str]:
         f"{part.seconds:.1f}",
         f"{rate:.2f}",
         f"{part.cpu / part.pages:.2f}",
+        f"{part.cpu / part.seconds:.2f}",
         f"{rate / (versus.pages / versus.seconds):.2f}" if versus else "",
     ]
 

@@ -187,16 +187,22 @@ def insert_session(
         "created_at": now,
         "expires_at": expires_at,
     }
-    db["sessions"].insert(session)
-    db["session_files"].insert_all(
-        {
-            "session_id": session["id"],
-            "file_index": index,
-            "label": definition.upload.label_for(index),
-            "content_type": content_type,
-            "object_key": object_key(key.company_id, session["id"], index),
-        }
-        for index, content_type in enumerate(body.content_types)
+    columns = ", ".join(session)
+    marks = ", ".join("?" for _ in session)
+    db.execute(f"INSERT INTO sessions ({columns}) VALUES ({marks})", list(session.values()))
+    db.conn.executemany(
+        "INSERT INTO session_files (session_id, file_index, label, content_type, object_key) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [
+            (
+                session["id"],
+                index,
+                definition.upload.label_for(index),
+                content_type,
+                object_key(key.company_id, session["id"], index),
+            )
+            for index, content_type in enumerate(body.content_types)
+        ],
     )
     submission_id = new_id("sub")
     db.execute(
