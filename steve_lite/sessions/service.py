@@ -125,7 +125,7 @@ def create_session(
             "the request body is invalid: " + ", ".join(e.field for e in errors), errors=errors
         )
     print_ = fingerprint(slug, body)
-    expires_at = to_iso(utcnow() + timedelta(seconds=settings.session_ttl_seconds))
+    ttl = timedelta(seconds=settings.session_ttl_seconds)
     with transaction(db):
         existing = db.execute(
             "SELECT s.*, sub.id AS submission_id, sub.status AS submission_status "
@@ -134,7 +134,7 @@ def create_session(
             [key.id, body.client_submission_id],
         ).fetchone()
         if existing is None:
-            session = insert_session(db, key, workflow, definition, body, print_, expires_at)
+            session = insert_session(db, key, workflow, definition, body, print_, ttl)
             created = True
         else:
             session = dict(existing)
@@ -164,11 +164,12 @@ def insert_session(
     definition: WorkflowDefinition,
     body: SessionCreate,
     print_: str,
-    expires_at: str,
+    ttl: timedelta,
 ) -> dict[str, Any]:
     """Insert the session, its file slots and its submission (status ``created``)."""
     assert key.company_id is not None
-    now = now_iso()
+    created = utcnow()
+    now, expires_at = to_iso(created), to_iso(created + ttl)
     session = {
         "id": new_id("ses"),
         "company_id": key.company_id,
