@@ -26,7 +26,7 @@ from common import (
     create_company_key,
     machine_note,
     median_result,
-    print_table,
+    print_comparison,
     require_wrk,
     run_wrk,
     start_python,
@@ -124,23 +124,7 @@ def report(args: argparse.Namespace, results: dict[str, WrkResult]) -> int:
         f"GET {PATH}, {args.connections} keep-alive connections, wrk -t{args.threads}, "
         f"median of {args.rounds} x {args.duration:g} s"
     )
-    print_table(
-        ["server", "requests/s", "p50 ms", "p99 ms", "non-2xx/3xx", "socket errors"],
-        [
-            [
-                labels[name],
-                f"{r.requests_per_sec:,.0f}",
-                f"{r.p50_ms:.2f}",
-                f"{r.p99_ms:.2f}",
-                str(r.non_2xx_3xx),
-                str(r.socket_errors),
-            ]
-            for name, r in results.items()
-        ],
-    )
-    ratio = results["real"].requests_per_sec / results["bare"].requests_per_sec
-    verdict = "met" if ratio >= TARGET else "NOT met"
-    print(f"\nratio real/bare = {ratio:.2f} (target >= {TARGET:.2f}: {verdict})")
+    print_comparison(results, labels, "requests/s", TARGET)
     print(machine_note())
     print(f"note: steve-lite ran with STEVE_RATE_LIMIT_READ={RATE_LIMIT} so it is not rate-limited")
     print("note: no S3 server runs (STEVE_S3_ENDPOINT is a closed loopback port); this route")

@@ -358,3 +358,27 @@ def cpu_seconds(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat.rsplit(")", 1)[1].split()  # fields 3.. of proc(5): utime is 14, stime 15
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def print_comparison(
+    results: dict[str, WrkResult], labels: dict[str, str], unit: str, target: float
+) -> float:
+    """The wrk figures of ``bare`` and ``real`` side by side, and their ratio against ``target``."""
+    print_table(
+        ["server", unit, "p50 ms", "p99 ms", "non-2xx/3xx", "socket errors"],
+        [
+            [
+                labels[name],
+                f"{r.requests_per_sec:,.0f}",
+                f"{r.p50_ms:.2f}",
+                f"{r.p99_ms:.2f}",
+                str(r.non_2xx_3xx),
+                str(r.socket_errors),
+            ]
+            for name, r in results.items()
+        ],
+    )
+    ratio = results["real"].requests_per_sec / results["bare"].requests_per_sec
+    verdict = "met" if ratio >= target else "NOT met"
+    print(f"\nratio real/bare = {ratio:.2f} (target >= {target:.2f}: {verdict})")
+    return ratio

@@ -41,6 +41,7 @@ from common import (
     machine_note,
     median_result,
     percentile,
+    print_comparison,
     print_table,
     require_wrk,
     run_wrk,
@@ -271,23 +272,7 @@ def report(
         f"{args.connections} keep-alive connections, wrk -t{args.threads}, "
         f"median of {args.rounds} x {args.duration:g} s; answer body {body_bytes} bytes"
     )
-    print_table(
-        ["server", "creates/s", "p50 ms", "p99 ms", "non-2xx/3xx", "socket errors"],
-        [
-            [
-                labels[name],
-                f"{r.requests_per_sec:,.0f}",
-                f"{r.p50_ms:.2f}",
-                f"{r.p99_ms:.2f}",
-                str(r.non_2xx_3xx),
-                str(r.socket_errors),
-            ]
-            for name, r in creates.items()
-        ],
-    )
-    ratio = creates["real"].requests_per_sec / creates["bare"].requests_per_sec
-    verdict = "met" if ratio >= CREATE_TARGET else "NOT met"
-    print(f"\nratio real/bare = {ratio:.2f} (target >= {CREATE_TARGET:.2f}: {verdict})")
+    print_comparison(creates, labels, "creates/s", CREATE_TARGET)
 
     p50, p99 = percentile(submits, 0.5), percentile(submits, 0.99)
     print(
