@@ -8,7 +8,6 @@ from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from sqlite_utils import Database
@@ -17,7 +16,7 @@ from steve_lite import __version__
 from steve_lite import db as database
 from steve_lite.companies.routes import ROUTES as COMPANY_ROUTES
 from steve_lite.health import ROUTES as HEALTH_ROUTES
-from steve_lite.http.openapi import document_problems
+from steve_lite.http.openapi import SwaggerWithBodies, document_problems
 from steve_lite.http.problems import EXCEPTION_HANDLERS
 from steve_lite.http.request_id import add_response_headers
 from steve_lite.jobs.routes import ROUTES as JOB_ROUTES
@@ -58,7 +57,7 @@ def openapi_config() -> OpenAPIConfig:
         description="Self-hosted, wire-compatible Steve external integration API.",
         path="/docs",
         render_plugins=[
-            SwaggerRenderPlugin(
+            SwaggerWithBodies(
                 path="/",
                 favicon="",
                 js_url=f"{SWAGGER}/swagger-ui-bundle.js",

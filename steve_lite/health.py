@@ -9,6 +9,8 @@ from typing import Any
 import anyio
 from litestar import MediaType, Request, Response, get
 
+from steve_lite.http.openapi import add_request_bodies
+
 logger = logging.getLogger("steve_lite.health")
 STARTED = time.monotonic()
 
@@ -62,7 +64,7 @@ async def metrics(request: Request[Any, Any, Any]) -> str:
 @get("/openapi.json", include_in_schema=False)
 async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the API."""
-    return request.app.openapi_schema.to_schema()
+    return add_request_bodies(request.app.openapi_schema.to_schema())
 
 
 ROUTES = [healthz, readyz, metrics, openapi_json]

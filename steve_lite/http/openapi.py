@@ -9,6 +9,11 @@ the 200 of an idempotent session create (a replay) beside its 201.
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
+from litestar import Request
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import (
     OpenAPI,
     OpenAPIMediaType,
@@ -18,6 +23,7 @@ from litestar.openapi.spec import (
     Reference,
     Schema,
 )
+from pydantic import BaseModel
 
 from steve_lite.http.problems import PROBLEM_JSON
 
@@ -109,3 +115,53 @@ def document_problems(openapi: OpenAPI) -> None:
                     content={PROBLEM_JSON: OpenAPIMediaType(schema=reference)},
                 )
             operation.responses = responses
+
+
+def request_body_models() -> dict[tuple[str, str], type[BaseModel]]:
+    """The JSON body of each ``/api/v1`` POST that takes one (routes read bodies themselves)."""
+    from steve_lite.sessions.schemas import SessionCreate
+    from steve_lite.submissions.schemas import (
+        ApproveRequest,
+        CancelRequest,
+        RejectRequest,
+        ResolveRequest,
+    )
+    from steve_lite.webhooks.routes import WebhookTestRequest
+
+    submission = "/api/v1/submissions/{submission_id}"
+    return {
+        ("/api/v1/workflows/{slug}/sessions", "required"): SessionCreate,
+        ("/api/v1/ocr/sessions", "required"): SessionCreate,
+        ("/api/v1/compliance/sessions", "required"): SessionCreate,
+        (f"{submission}/approve", "optional"): ApproveRequest,
+        (f"{submission}/reject", "required"): RejectRequest,
+        (f"{submission}/cancel", "optional"): CancelRequest,
+        (f"{submission}/fraud-matches/{{match_id}}/resolve", "required"): ResolveRequest,
+        ("/api/v1/webhooks/test", "required"): WebhookTestRequest,
+    }
+
+
+def add_request_bodies(document: dict[str, Any]) -> dict[str, Any]:
+    """Describe the request bodies in a rendered OpenAPI document (in place; returned)."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for (path, need), model in request_body_models().items():
+        operation = document.get("paths", {}).get(path, {}).get("post")
+        if operation is None:
+            continue
+        schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+        operation["requestBody"] = {
+            "required": need == "required",
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+            },
+        }
+    return document
+
+
+class SwaggerWithBodies(SwaggerRenderPlugin):
+    """Swagger UI on the document that :func:`add_request_bodies` completes."""
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        return super().render(request, add_request_bodies(copy.deepcopy(openapi_schema)))

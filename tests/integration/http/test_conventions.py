@@ -131,3 +131,24 @@ def test_unexpected_errors_are_logged_with_the_request_id_and_hidden(
     logged = [r for r in caplog.records if r.name == "steve_lite.http"]
     assert logged and logged[0].request_id == "boom-1"
     assert "no such table" in logged[0].exc_text or "no such table" in str(logged[0].exc_info[1])
+
+
+def test_openapi_describes_every_post_body(live_api: LiveApi) -> None:
+    with live_api.client() as client:
+        document = client.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    posts = {
+        path: item["post"]
+        for path, item in document["paths"].items()
+        if "post" in item and not path.endswith("/submit")
+    }
+    assert len(posts) == 8
+    for path, operation in posts.items():
+        ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        schema = schemas[ref.rsplit("/", 1)[1]]
+        assert schema["properties"], path
+        assert all(CAMEL.match(name) for name in schema["properties"]), path
+    create = schemas["SessionCreate"]
+    assert set(create["required"]) == {"fileCount", "contentTypes", "clientSubmissionId"}
+    assert posts["/api/v1/workflows/{slug}/sessions"]["requestBody"]["required"] is True
+    assert posts["/api/v1/submissions/{submission_id}/approve"]["requestBody"]["required"] is False
