@@ -124,7 +124,7 @@ def create_session(
         raise ValidationFailed(
             "the request body is invalid: " + ", ".join(e.field for e in errors), errors=errors
         )
-    print_ = fingerprint(slug, body)
+    request_print = fingerprint(slug, body)
     ttl = timedelta(seconds=settings.session_ttl_seconds)
     with transaction(db):
         existing = db.execute(
@@ -134,19 +134,19 @@ def create_session(
             [key.id, body.client_submission_id],
         ).fetchone()
         if existing is None:
-            session = insert_session(db, key, workflow, definition, body, print_, ttl)
+            session = insert_session(db, key, workflow, definition, body, request_print, ttl)
             created = True
         else:
             session = dict(existing)
-            check_replay(session, print_)
+            check_replay(session, request_print)
             created = False
     return session_answer(ctx, session, definition), created
 
 
-def check_replay(session: dict[str, Any], print_: str) -> None:
+def check_replay(session: dict[str, Any], request_print: str) -> None:
     """Replay only an identical create of a pending, unexpired session; else 409."""
     state = "expired" if is_past_ttl(session) else session["state"]
-    if session["fingerprint"] != print_:
+    if session["fingerprint"] != request_print:
         raise Conflict(
             f"clientSubmissionId was already used for session {session['id']} (state {state}) "
             "with a different workflow, fileCount or contentTypes"
@@ -163,7 +163,7 @@ def insert_session(
     workflow: dict[str, Any],
     definition: WorkflowDefinition,
     body: SessionCreate,
-    print_: str,
+    request_print: str,
     ttl: timedelta,
 ) -> dict[str, Any]:
     """Insert the session, its file slots and its submission (status ``created``)."""
@@ -177,7 +177,7 @@ def insert_session(
         "workflow_id": workflow["id"],
         "workflow_version": workflow["published_version"],
         "client_submission_id": body.client_submission_id,
-        "fingerprint": print_,
+        "fingerprint": request_print,
         "state": "pending",
         "file_count": body.file_count,
         "webhook_url": body.webhook_url,
