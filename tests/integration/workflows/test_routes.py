@@ -60,7 +60,7 @@ def test_pagination_across_pages_and_tampered_cursor(live_api: LiveApi) -> None:
         other = live_api.tenant()
         foreign = client.get("/api/v1/workflows", params={"cursor": good}, headers=other.headers)
         assert foreign.status_code == 400
-        assert client.get("/api/v1/workflows", params={"limit": 0}).json()["data"][:1]
+        assert len(client.get("/api/v1/workflows", params={"limit": 0}).json()["data"]) == 1
         assert len(client.get("/api/v1/workflows", params={"limit": 500}).json()["data"]) == 3
 
 
