@@ -82,10 +82,3 @@ async def read_json(
         raise validation_problem(exc) from None
     except RecursionError:  # validators that walk a value nested nearly to the parser's limit
         raise BadRequest(TOO_DEEP) from None
-
-
-def model_field_error(field: str, message: str, code: str = "invalid") -> ValidationFailed:
-    """A 422 naming one field, for rules checked outside the model."""
-    return ValidationFailed(
-        f"the request body is invalid: {field}", errors=[FieldError(field, message, code)]
-    )
