@@ -15,6 +15,7 @@ from sqlite_utils import Database
 from steve_lite import __version__
 from steve_lite import db as database
 from steve_lite.companies.routes import ROUTES as COMPANY_ROUTES
+from steve_lite.group_commit import GroupCommit
 from steve_lite.health import ROUTES as HEALTH_ROUTES
 from steve_lite.http.openapi import SwaggerWithBodies, document_problems
 from steve_lite.http.problems import EXCEPTION_HANDLERS
@@ -99,7 +100,15 @@ def create_app(
         cors_config=CORSConfig(allow_origins=["*"], allow_headers=["*"], expose_headers=["*"]),
         openapi_config=openapi_config(),
         request_max_body_size=settings.max_body_bytes,
-        state=State({"settings": settings, "db": db, "storage": storage, "queue": queue}),
+        state=State(
+            {
+                "settings": settings,
+                "db": db,
+                "writes": GroupCommit(db),
+                "storage": storage,
+                "queue": queue,
+            }
+        ),
         logging_config=None,
     )
     document_problems(app.openapi_schema)

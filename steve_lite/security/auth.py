@@ -11,15 +11,17 @@ share of a cheap GET.
 from __future__ import annotations
 
 import time
+from functools import partial
 
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
+from sqlite_utils import Database
 
 from steve_lite.errors import Forbidden, KeyNotCompanyScoped, RateLimitExceeded, Unauthorized
 from steve_lite.http.request_id import add_headers_to_response, check_request_id
 from steve_lite.log import request_id_var
-from steve_lite.security.api_keys import find_key, hash_key, is_well_formed, touch_key
-from steve_lite.security.rate_limit import hit
+from steve_lite.security.api_keys import ApiKey, find_key, hash_key, is_well_formed, touch_key
+from steve_lite.security.rate_limit import RateLimitState, hit
 
 
 def bearer_token(scope: Scope) -> str | None:
@@ -34,6 +36,16 @@ def bearer_token(scope: Scope) -> str | None:
 def bucket_of(scope: Scope) -> str:
     handler = scope["route_handler"]
     return handler.opt.get("bucket") or ("read" if scope["method"] == "GET" else "")
+
+
+def record_use(
+    db: Database, *, key: ApiKey, bucket: str, limit: int, window: int, now: float
+) -> RateLimitState | None:
+    """Mark ``key`` as used and count the request in ``bucket`` (an empty bucket: not counted)."""
+    touch_key(db, key, now)
+    if not bucket:
+        return None
+    return hit(db, key_id=key.id, bucket=bucket, limit=limit, window=window, now=now)
 
 
 class ApiKeyMiddleware(ASGIMiddleware):
@@ -68,22 +80,24 @@ class ApiKeyMiddleware(ASGIMiddleware):
             raise Forbidden("the API key's company is deactivated")
         if key.company_id is None and not scope["route_handler"].opt.get("legacy_keys"):
             raise KeyNotCompanyScoped("this route needs a key that belongs to a company")
-        touch_key(db, key, time.time())
         scope["user"] = key
         bucket = bucket_of(scope)
-        if bucket:
-            state = hit(
-                db,
-                key_id=key.id,
+        window = settings.rate_limit_window_seconds
+        state = await app.state.writes.run(
+            partial(
+                record_use,
+                key=key,
                 bucket=bucket,
-                limit=settings.rate_limit(bucket),
-                window=settings.rate_limit_window_seconds,
+                limit=settings.rate_limit(bucket) if bucket else 0,
+                window=window,
                 now=time.time(),
             )
+        )
+        if state is not None:
             if not state.allowed:
                 raise RateLimitExceeded(
-                    f"rate limit of {state.limit} requests per "
-                    f"{settings.rate_limit_window_seconds} s exceeded for bucket {bucket!r}",
+                    f"rate limit of {state.limit} requests per {window} s exceeded for bucket "
+                    f"{bucket!r}",
                     headers=state.headers(),
                 )
             add_headers_to_response(scope, state.headers())

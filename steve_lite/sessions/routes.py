@@ -15,12 +15,14 @@ from steve_lite.sessions.schemas import SessionCreate, SessionCreated, SessionSu
 
 def context(request: Request[Any, Any, Any]) -> service.SessionContext:
     state = request.app.state
-    return service.SessionContext(db=state.db, storage=state.storage, settings=state.settings)
+    return service.SessionContext(
+        db=state.db, writes=state.writes, storage=state.storage, settings=state.settings
+    )
 
 
 async def create(request: Request[ApiKey, Any, Any], slug: str) -> Response[SessionCreated]:
     body = await read_json(request, SessionCreate)
-    answer, created = service.create_session(context(request), request.user, slug, body)
+    answer, created = await service.create_session(context(request), request.user, slug, body)
     return Response(answer, status_code=201 if created else 200)  # type: ignore[arg-type]
 
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import anyio
@@ -22,6 +23,7 @@ from steve_lite.errors import (
     SubmitConflict,
     ValidationFailed,
 )
+from steve_lite.group_commit import GroupCommit
 from steve_lite.ids import new_id
 from steve_lite.processing.images import sniff_format
 from steve_lite.security.api_keys import ApiKey
@@ -41,6 +43,7 @@ class SessionContext:
     """What the session services need from the outside world."""
 
     db: Database
+    writes: GroupCommit
     storage: ObjectStorage
     settings: Settings
 
@@ -110,7 +113,7 @@ def is_past_ttl(session: dict[str, Any]) -> bool:
     return session["state"] == "pending" and parse_iso(session["expires_at"]) <= utcnow()
 
 
-def create_session(
+async def create_session(
     ctx: SessionContext, key: ApiKey, slug: str, body: SessionCreate
 ) -> tuple[dict[str, Any], bool]:
     """Create a session and its submission, or replay an identical pending one.
@@ -124,8 +127,31 @@ def create_session(
         raise ValidationFailed(
             "the request body is invalid: " + ", ".join(e.field for e in errors), errors=errors
         )
-    request_print = fingerprint(slug, body)
-    ttl = timedelta(seconds=settings.session_ttl_seconds)
+    session, files, created = await ctx.writes.run(
+        partial(
+            store_session,
+            key=key,
+            workflow=workflow,
+            definition=definition,
+            body=body,
+            request_print=fingerprint(slug, body),
+            ttl=timedelta(seconds=settings.session_ttl_seconds),
+        )
+    )
+    return session_answer(ctx, session, files, definition), created
+
+
+def store_session(
+    db: Database,
+    *,
+    key: ApiKey,
+    workflow: dict[str, Any],
+    definition: WorkflowDefinition,
+    body: SessionCreate,
+    request_print: str,
+    ttl: timedelta,
+) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
+    """Insert a new session, or find the one to replay; with its files and whether it is new."""
     with transaction(db):
         existing = db.execute(
             "SELECT s.*, sub.id AS submission_id, sub.status AS submission_status "
@@ -134,13 +160,11 @@ def create_session(
             [key.id, body.client_submission_id],
         ).fetchone()
         if existing is None:
-            session = insert_session(db, key, workflow, definition, body, request_print, ttl)
-            created = True
-        else:
-            session = dict(existing)
-            check_replay(session, request_print)
-            created = False
-    return session_answer(ctx, session, definition), created
+            session, files = insert_session(db, key, workflow, definition, body, request_print, ttl)
+            return session, files, True
+        session = dict(existing)
+        check_replay(session, request_print)
+        return session, session_files(db, session["id"]), False
 
 
 def check_replay(session: dict[str, Any], request_print: str) -> None:
@@ -165,7 +189,7 @@ def insert_session(
     body: SessionCreate,
     request_print: str,
     ttl: timedelta,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Insert the session, its file slots and its submission (status ``created``)."""
     assert key.company_id is not None
     created = utcnow()
@@ -191,19 +215,20 @@ def insert_session(
     columns = ", ".join(session)
     marks = ", ".join("?" for _ in session)
     db.execute(f"INSERT INTO sessions ({columns}) VALUES ({marks})", list(session.values()))
+    files = [
+        {
+            "session_id": session["id"],
+            "file_index": index,
+            "label": definition.upload.label_for(index),
+            "content_type": content_type,
+            "object_key": object_key(key.company_id, session["id"], index),
+        }
+        for index, content_type in enumerate(body.content_types)
+    ]
     db.conn.executemany(
         "INSERT INTO session_files (session_id, file_index, label, content_type, object_key) "
-        "VALUES (?, ?, ?, ?, ?)",
-        [
-            (
-                session["id"],
-                index,
-                definition.upload.label_for(index),
-                content_type,
-                object_key(key.company_id, session["id"], index),
-            )
-            for index, content_type in enumerate(body.content_types)
-        ],
+        "VALUES (:session_id, :file_index, :label, :content_type, :object_key)",
+        files,
     )
     submission_id = new_id("sub")
     db.execute(
@@ -221,7 +246,7 @@ def insert_session(
         ],
     )
     append_event(db, submission_id, "created", actor=key.id, data={"sessionId": session["id"]})
-    return {**session, "submission_id": submission_id, "submission_status": "created"}
+    return {**session, "submission_id": submission_id, "submission_status": "created"}, files
 
 
 def session_files(db: Database, session_id: str) -> list[dict[str, Any]]:
@@ -232,13 +257,16 @@ def session_files(db: Database, session_id: str) -> list[dict[str, Any]]:
 
 
 def session_answer(
-    ctx: SessionContext, session: dict[str, Any], definition: WorkflowDefinition
+    ctx: SessionContext,
+    session: dict[str, Any],
+    files: list[dict[str, Any]],
+    definition: WorkflowDefinition,
 ) -> dict[str, Any]:
     """The create answer, with freshly signed upload URLs."""
     ttl = timedelta(seconds=ctx.settings.upload_url_ttl_seconds)
     urls_expire = min(utcnow() + ttl, parse_iso(session["expires_at"]))
     upload_urls = []
-    for file in session_files(ctx.db, session["id"]):
+    for file in files:
         key = file["object_key"]
         upload_urls.append(
             {
@@ -299,13 +327,15 @@ def expire_session(db: Database, session_id: str) -> bool:
     return True
 
 
-def check_submittable(db: Database, key: ApiKey, slug: str, session_id: str) -> dict[str, Any]:
+async def check_submittable(
+    ctx: SessionContext, key: ApiKey, slug: str, session_id: str
+) -> dict[str, Any]:
     """404, then 410 (marking the session expired), then 400 ``conflict``, in that order."""
-    session = load_own_session(db, key, session_id)
+    session = load_own_session(ctx.db, key, session_id)
     if session is None or session["workflow_slug"] != slug:
         raise NotFound(f"session {session_id!r} not found")
     if session["state"] == "expired" or is_past_ttl(session):
-        expire_session(db, session_id)
+        await ctx.writes.run(partial(expire_session, session_id=session_id))
         raise Gone(f"session {session_id} expired at {session['expires_at']}")
     if session["state"] != "pending":
         raise SubmitConflict(f"session {session_id} is {session['state']}, not pending")
@@ -421,13 +451,21 @@ async def submit_session(
     ctx: SessionContext, key: ApiKey, slug: str, session_id: str
 ) -> dict[str, Any]:
     """Check the session and its uploads, then mark it submitted. The caller enqueues."""
-    session = check_submittable(ctx.db, key, slug, session_id)
+    session = await check_submittable(ctx, key, slug, session_id)
     definition = get_definition(ctx.db, session["workflow_id"], session["workflow_version"])
     assert definition is not None
     files = session_files(ctx.db, session_id)
     heads = await read_heads(ctx.storage, files)
     present = check_uploads(files, heads, definition)
-    if not mark_submitted(ctx.db, session, present, ctx.settings.processing_lease_seconds):
+    submitted = await ctx.writes.run(
+        partial(
+            mark_submitted,
+            session=session,
+            present=present,
+            lease_seconds=ctx.settings.processing_lease_seconds,
+        )
+    )
+    if not submitted:
         current = load_own_session(ctx.db, key, session_id)
         state = current["state"] if current else "gone"
         raise SubmitConflict(f"session {session_id} is {state}, not pending")

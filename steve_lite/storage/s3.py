@@ -2,7 +2,7 @@
 
 One `ObjectStorage` talks to one bucket. Server calls go to `endpoint`. Presigned URLs are signed
 for `public_endpoint`, the address uploaders reach, because the URL's host is part of the
-signature; signing is offline because the region is fixed (minio never asks the server for it).
+signature; signing is offline (`presign.Presigner`, the URLs minio would build).
 """
 
 from collections.abc import Iterable
@@ -14,6 +14,8 @@ import urllib3
 from minio import Minio
 from minio.deleteobjects import DeleteObject
 from minio.error import MinioException, S3Error
+
+from steve_lite.storage.presign import Presigner
 
 SERVER_TIMEOUT = urllib3.Timeout(connect=3.0, read=30.0)
 SERVER_RETRIES = urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504))
@@ -131,12 +133,7 @@ class ObjectStorage:
             urllib3.PoolManager(timeout=PING_TIMEOUT, retries=False, maxsize=1),
             **signing,
         )
-        # Never sends a request (the region is fixed); short timeouts should that ever change.
-        self._presigner = build_client(
-            self._public_endpoint,
-            urllib3.PoolManager(timeout=PING_TIMEOUT, retries=False, maxsize=1),
-            **signing,
-        )
+        self._presigner = Presigner(base_url=self._public_endpoint.url, bucket=bucket, **signing)
 
     @property
     def endpoint_url(self) -> str:
@@ -145,11 +142,11 @@ class ObjectStorage:
 
     def presign_put(self, key: str, expires: timedelta) -> str:
         """A URL that lets its holder PUT this one object until it expires (no network call)."""
-        return self._presigner.presigned_put_object(self.bucket, key, expires=expires)
+        return self._presigner.presign("PUT", key, expires)
 
     def presign_get(self, key: str, expires: timedelta) -> str:
         """A URL that lets its holder GET this one object until it expires (no network call)."""
-        return self._presigner.presigned_get_object(self.bucket, key, expires=expires)
+        return self._presigner.presign("GET", key, expires)
 
     def object_url(self, key: str) -> str:
         """The object's path-style address on the public endpoint: `{url}/{bucket}/{key}`.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from litestar import Request, get, post
@@ -71,14 +72,16 @@ async def review(
     request: Request[ApiKey, Any, Any], submission_id: str, action: str, model: type[Any]
 ) -> SubmissionDetail:
     body = await read_json(request, model, optional=model is not RejectRequest)
-    event_id = service.transition(
-        request.app.state.db,
-        request.user.company_id,
-        submission_id,
-        action,
-        actor=request.user.id,
-        reason=getattr(body, "reason", None),
-        note=getattr(body, "note", None),
+    event_id = await request.app.state.writes.run(
+        partial(
+            service.transition,
+            company_id=request.user.company_id,
+            submission_id=submission_id,
+            action=action,
+            actor=request.user.id,
+            reason=getattr(body, "reason", None),
+            note=getattr(body, "note", None),
+        )
     )
     dispatch(request.app.state.queue, event_id)
     return detail(request, submission_id)
@@ -132,14 +135,16 @@ async def resolve_fraud_match(
 ) -> FraudMatchJson:
     """Resolve a match as ``false_positive`` or ``confirmed_fraud``."""
     body = await read_json(request, ResolveRequest)
-    match, event_id = service.resolve_fraud_match(
-        request.app.state.db,
-        request.user.company_id,
-        submission_id,
-        match_id,
-        resolution=body.resolution,
-        note=body.note,
-        actor=request.user.id,
+    match, event_id = await request.app.state.writes.run(
+        partial(
+            service.resolve_fraud_match,
+            company_id=request.user.company_id,
+            submission_id=submission_id,
+            match_id=match_id,
+            resolution=body.resolution,
+            note=body.note,
+            actor=request.user.id,
+        )
     )
     dispatch(request.app.state.queue, event_id)
     return match  # type: ignore[return-value]

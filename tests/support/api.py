@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +50,7 @@ class Tenant:
 
 
 def make_tenant(db: Database, *, workflows: bool = True) -> Tenant:
-    slug = new_id("t", 4).replace("_", "-")
+    slug = f"t-{secrets.token_hex(4)}"
     company = create_company(db, f"Company {slug}", slug)
     if workflows:
         assign_all_system(db, company["id"])

@@ -20,7 +20,7 @@ def test_request_id_is_echoed_or_generated(live_api: LiveApi) -> None:
         longest = client.get("/api/v1/workflows", headers={"X-Request-Id": "x" * 128})
         too_long = client.get("/api/v1/workflows", headers={"X-Request-Id": "x" * 129})
     assert echoed.headers["request-id"] == "trace-42 abc"
-    assert re.fullmatch(r"req_[0-9a-f]{24}", generated.headers["request-id"])
+    assert re.fullmatch(r"req_[0-9a-f]{36}", generated.headers["request-id"])
     assert longest.status_code == 200
     assert too_long.status_code == 400
     body = too_long.json()

@@ -9,6 +9,7 @@ as actor, and one ``webhook_events`` outbox row when the session has a ``webhook
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import threading
@@ -20,6 +21,7 @@ import httpx
 import pytest
 
 from steve_lite.clock import parse_iso, utcnow
+from steve_lite.group_commit import GroupCommit
 from steve_lite.processing.pipeline import process_session
 from steve_lite.security.api_keys import create_key, find_key, hash_key
 from steve_lite.sessions.schemas import SessionCreate
@@ -835,7 +837,7 @@ class Corpus:
         self.api = api
         self.tenant = tenant
         self.key = find_key(api.db, hash_key(tenant.key))
-        self.ctx = SessionContext(api.db, api.storage, api.settings)
+        self.ctx = SessionContext(api.db, GroupCommit(api.db), api.storage, api.settings)
         self.expected: dict[str, dict[str, Any]] = {}
         self.order: list[str] = []  # oldest first
 
@@ -847,7 +849,7 @@ class Corpus:
         """A session and its submission through the sessions service (fast, no HTTP)."""
         content_type = "image/jpeg"
         body = SessionCreate.model_validate(create_body(1, content_type, **extra))
-        answer, created = create_session(self.ctx, self.key, workflow, body)
+        answer, created = asyncio.run(create_session(self.ctx, self.key, workflow, body))
         assert created
         self.add(answer["submissionId"], workflow, "created")
         return answer["submissionId"]
