@@ -15,7 +15,6 @@ from steve_lite import db as database
 from steve_lite.app import create_app
 from steve_lite.bootstrap import prepare_database
 from steve_lite.companies.service import create_company
-from steve_lite.ids import new_id
 from steve_lite.security.api_keys import create_key
 from steve_lite.settings import Settings
 from steve_lite.storage.embedded import EmbeddedS3
