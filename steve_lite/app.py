@@ -22,6 +22,7 @@ from steve_lite.http.problems import EXCEPTION_HANDLERS
 from steve_lite.http.request_id import add_response_headers
 from steve_lite.jobs.routes import ROUTES as JOB_ROUTES
 from steve_lite.queue import Queue
+from steve_lite.read_cache import ReadCache
 from steve_lite.security.auth import ApiKeyMiddleware
 from steve_lite.sessions.routes import ROUTES as SESSION_ROUTES
 from steve_lite.settings import Settings
@@ -105,6 +106,7 @@ def create_app(
                 "settings": settings,
                 "db": db,
                 "writes": GroupCommit(db),
+                "cache": ReadCache(db),
                 "storage": storage,
                 "queue": queue,
             }

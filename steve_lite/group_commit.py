@@ -8,8 +8,9 @@ its own made commits the largest cost of a session create and of a rate-limited 
 once the event loop has handled every request that was ready.
 
 - A unit that raises is rolled back alone (its savepoint); the exception reaches its caller.
-- A caller resumes only after the commit, so whatever it answers is durable; when the commit
-  fails, every caller of the group gets the error.
+- A caller of ``run`` resumes only after the commit, so whatever it answers is durable; when
+  the commit fails, every such caller of the group gets the error. :meth:`GroupCommit.add` does
+  not wait: it is for counters whose loss in a crash is harmless.
 - Units run one after another on the API's connection, so each sees the writes before it.
 - The write lock is held from the first unit of a group to its commit: one turn of the loop.
 """
@@ -34,13 +35,18 @@ class GroupCommit:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._open = False
         self._waiting: list[asyncio.Future[None]] = []
 
-    async def run(self, work: Callable[[Database], T]) -> T:
-        """Run ``work(db)`` now and return its result once the group has committed."""
+    def add(self, work: Callable[[Database], T]) -> T:
+        """Run ``work(db)`` now, in the open group, and return without waiting for the commit.
+
+        Only for writes whose loss in a crash is harmless (rate-limit counts, ``lastUsedAt``):
+        the caller may answer before they are durable."""
         conn = self.db.conn
-        if not conn.in_transaction:
+        if not self._open:
             conn.execute("BEGIN IMMEDIATE")
+            self._open = True
             asyncio.get_running_loop().call_soon(self._commit)
         conn.execute("SAVEPOINT unit")
         try:
@@ -50,6 +56,11 @@ class GroupCommit:
             conn.execute("RELEASE unit")
             raise
         conn.execute("RELEASE unit")
+        return result
+
+    async def run(self, work: Callable[[Database], T]) -> T:
+        """Run ``work(db)`` now and return its result once the group has committed."""
+        result = self.add(work)
         committed = asyncio.get_running_loop().create_future()
         self._waiting.append(committed)
         await committed
@@ -57,6 +68,7 @@ class GroupCommit:
 
     def _commit(self) -> None:
         waiting, self._waiting = self._waiting, []
+        self._open = False
         try:
             self.db.conn.execute("COMMIT")
         except sqlite3.Error as exc:

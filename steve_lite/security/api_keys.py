@@ -17,9 +17,9 @@ from steve_lite.ids import new_id
 KEY_PATTERN = re.compile(r"aok_[0-9a-f]{64}")
 
 
-@dataclass(frozen=True)
+@dataclass
 class ApiKey:
-    """An authenticated key, as routes and services see it."""
+    """An authenticated key, as routes and services see it (and the API's cache holds)."""
 
     id: str
     key_hash: str
@@ -84,10 +84,12 @@ def find_key(db: Database, key_hash: str) -> ApiKey | None:
 
 
 def touch_key(db: Database, key: ApiKey, now: float) -> None:
-    """Record use at most once a minute, so the hot path does not write on every request."""
+    """Record use at most once a minute, so the hot path does not write on every request;
+    ``key.last_used_at`` follows."""
     if key.last_used_at is not None and now - parse_iso(key.last_used_at).timestamp() < 60:
         return
-    db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", [now_iso(), key.id])
+    key.last_used_at = now_iso()
+    db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", [key.last_used_at, key.id])
 
 
 def list_keys(db: Database, *, company_id: str | None = None) -> list[dict[str, Any]]:

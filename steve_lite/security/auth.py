@@ -71,7 +71,10 @@ class ApiKeyMiddleware(ASGIMiddleware):
             raise Unauthorized("an API key is required: Authorization: Bearer aok_...")
         if not is_well_formed(token):
             raise Unauthorized("the API key is malformed")
-        key = find_key(db, hash_key(token))
+        cache = app.state.cache
+        cache.refresh()
+        key_hash = hash_key(token)
+        key = cache.get(("key", key_hash), lambda: find_key(db, key_hash))
         if key is None:
             raise Unauthorized("the API key is not recognised")
         if key.revoked:
@@ -83,7 +86,7 @@ class ApiKeyMiddleware(ASGIMiddleware):
         scope["user"] = key
         bucket = bucket_of(scope)
         window = settings.rate_limit_window_seconds
-        state = await app.state.writes.run(
+        state = app.state.writes.add(
             partial(
                 record_use,
                 key=key,

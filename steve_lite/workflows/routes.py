@@ -40,15 +40,19 @@ async def list_workflows(
 ) -> WorkflowPage:
     """Workflows assigned to the key's company, by slug."""
     db, company_id = request.app.state.db, request.user.company_id
+    summaries = request.app.state.cache.get(
+        ("workflows", company_id),
+        lambda: [summary_json(db, row) for row in service.list_assigned(db, company_id)],
+    )
     rows, next_cursor = paginate(
         db,
         scope=f"workflows:{company_id}",
         limit=limit,
         cursor=cursor,
-        fetch=lambda after, n: service.list_assigned(db, company_id, after_slug=after, limit=n),
-        position=lambda row: row["slug"],
+        fetch=lambda after, n: [s for s in summaries if after is None or s["slug"] > after][:n],
+        position=lambda summary: summary["slug"],
     )
-    return page([summary_json(db, row) for row in rows], next_cursor)  # type: ignore[return-value]
+    return page(rows, next_cursor)  # type: ignore[return-value]
 
 
 def assigned_or_404(request: Request[ApiKey, Any, Any], slug: str) -> dict[str, Any]:

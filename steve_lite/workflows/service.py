@@ -168,20 +168,11 @@ def find_assigned(db: Database, slug: str, company_id: str) -> dict[str, Any] | 
     return dict(row) if row else None
 
 
-def list_assigned(
-    db: Database, company_id: str, *, after_slug: str | None = None, limit: int | None = None
-) -> list[dict[str, Any]]:
+def list_assigned(db: Database, company_id: str) -> list[dict[str, Any]]:
     """Published workflows assigned to ``company_id``, by slug."""
-    sql = (
+    rows = db.execute(
         "SELECT w.* FROM workflows w JOIN company_workflows cw ON cw.workflow_id = w.id "
-        "WHERE cw.company_id = ? AND w.published_version IS NOT NULL"
+        "WHERE cw.company_id = ? AND w.published_version IS NOT NULL ORDER BY w.slug",
+        [company_id],
     )
-    params: list[Any] = [company_id]
-    if after_slug is not None:
-        sql += " AND w.slug > ?"
-        params.append(after_slug)
-    sql += " ORDER BY w.slug"
-    if limit is not None:
-        sql += " LIMIT ?"
-        params.append(limit)
-    return [dict(row) for row in db.execute(sql, params)]
+    return [dict(row) for row in rows]

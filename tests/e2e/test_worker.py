@@ -19,6 +19,7 @@ from tests.factories.photos import make_photo
 from tests.fixtures.receiver import WebhookReceiver
 from tests.support.api import LiveApi
 from tests.support.processes import ServerProcess
+from tests.support.waiting import wait_until
 from tests.support.worker import (
     WorkerStack,
     event_types,
@@ -68,15 +69,6 @@ def session_state(api: LiveApi, session_id: str) -> dict[str, Any]:
         "SELECT state, lease_until FROM sessions WHERE id = ?", [session_id]
     ).fetchone()
     return dict(row)
-
-
-def wait_until(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{what} did not happen in {timeout} s")
 
 
 def stop_and_check_clean_exit(worker: ServerProcess, sig: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from steve_lite.security.api_keys import create_key, hash_key, revoke_key
 from tests.support.api import LiveApi
+from tests.support.waiting import wait_until
 
 
 def test_missing_key_is_401_problem(live_api: LiveApi) -> None:
@@ -68,7 +69,11 @@ def test_only_the_hash_is_stored_and_last_used_is_recorded(live_api: LiveApi) ->
     assert stored["last_used_at"] is None
     with live_api.client(tenant) as client:
         assert client.get("/api/v1/workflows").status_code == 200
-    used = live_api.db.execute(
-        "SELECT last_used_at FROM api_keys WHERE id = ?", [tenant.key_id]
-    ).fetchone()[0]
-    assert used is not None and used.endswith("Z")
+
+    def last_used() -> str | None:
+        sql = "SELECT last_used_at FROM api_keys WHERE id = ?"
+        return live_api.db.execute(sql, [tenant.key_id]).fetchone()[0]
+
+    # Written in the request's group transaction, which may commit just after the answer.
+    wait_until(lambda: last_used() is not None, 5, "lastUsedAt written")
+    assert last_used().endswith("Z")

@@ -259,8 +259,10 @@ def test_the_plaintext_key_is_never_compared_only_its_hash_is_looked_up(
 
 def test_the_key_lookup_takes_a_hash_and_the_middleware_passes_one() -> None:
     """The code path, not only its effect: ``find_key`` takes ``key_hash``, and the middleware
-    gives it ``hash_key(token)``; nothing in it compares tokens."""
+    gives it ``hash_key(token)`` (or finds that hash in its cache); nothing in it compares
+    tokens."""
     assert list(inspect.signature(api_keys.find_key).parameters) == ["db", "key_hash"]
     source = inspect.getsource(auth.ApiKeyMiddleware)
-    assert "find_key(db, hash_key(token))" in source
+    assert "key_hash = hash_key(token)" in source
+    assert "find_key(db, key_hash)" in source
     assert "token ==" not in source and "== token" not in source
