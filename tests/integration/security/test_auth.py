@@ -41,12 +41,26 @@ def test_revoked_key_is_403_forbidden(live_api: LiveApi) -> None:
     assert response.json()["type"].endswith("/forbidden")
 
 
+def test_a_key_revoked_after_use_is_refused_at_once(live_api: LiveApi) -> None:
+    """The API caches keys it has seen; a revocation by another connection (the CLI) ends that
+    at the next request."""
+    tenant = live_api.tenant()
+    with live_api.client(tenant) as client:
+        assert client.get("/api/v1/workflows").status_code == 200
+        assert client.get("/api/v1/workflows").status_code == 200
+        assert revoke_key(live_api.db, tenant.key_id)
+        response = client.get("/api/v1/workflows")
+    assert response.status_code == 403
+    assert response.json()["type"].endswith("/forbidden")
+
+
 def test_key_of_deactivated_company_is_403(live_api: LiveApi) -> None:
     from steve_lite.companies.service import deactivate_company
 
     tenant = live_api.tenant()
-    deactivate_company(live_api.db, tenant.company["slug"])
     with live_api.client(tenant) as client:
+        assert client.get("/api/v1/workflows").status_code == 200  # the key is now cached
+        deactivate_company(live_api.db, tenant.company["slug"])
         response = client.get("/api/v1/workflows")
     assert response.status_code == 403
 

@@ -67,6 +67,16 @@ def test_presigned_put_uploads_and_read_head_gives_size_and_leading_bytes(
     )
 
 
+def test_presigned_urls_escape_keys_as_the_server_expects(
+    object_storage: ObjectStorage, http: httpx.Client
+) -> None:
+    key = "odd key/ü~x+y=z&w"
+    upload(http, object_storage, key, PNG_BYTES)
+    assert object_storage.read_head(key) == ObjectHead(size=1032, head=PNG_BYTES[:16])
+    fetched = http.get(object_storage.presign_get(key, TEN_MINUTES))
+    assert fetched.status_code == 200 and fetched.content == PNG_BYTES
+
+
 def test_read_head_of_an_object_shorter_than_the_head(
     object_storage: ObjectStorage, http: httpx.Client
 ) -> None:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import httpx
+
+import steve_lite.workflows
 from steve_lite.workflows.files import load_definition
 from steve_lite.workflows.service import assign, publish, unassign
 from tests.support.api import LiveApi
 
 SYSTEM = ["compliance-vm", "document-ocr", "receipt-ocr"]
+SYSTEM_DIR = Path(steve_lite.workflows.__file__).parent / "catalog"
 
 
 def test_lists_assigned_system_workflows(live_api: LiveApi) -> None:
@@ -75,6 +81,32 @@ def test_unassigned_workflow_is_404_like_a_missing_one(live_api: LiveApi) -> Non
     assert hidden.status_code == missing.status_code == version.status_code == 404
     assert hidden.json()["type"].endswith("/not-found")
     assert "receipt-ocr" not in listed
+
+
+def test_the_list_follows_assignments_and_publications_at_once(live_api: LiveApi) -> None:
+    """The API caches each company's list; changes made by another connection (the CLI) show at
+    the next request."""
+    tenant = live_api.tenant()
+    company_id = tenant.company["id"]
+
+    def listed(client: httpx.Client) -> dict[str, int]:
+        data = client.get("/api/v1/workflows").json()["data"]
+        return {item["slug"]: item["publishedVersion"] for item in data}
+
+    with live_api.client(tenant) as client:
+        assert listed(client) == dict.fromkeys(SYSTEM, 1)
+        assert unassign(live_api.db, "receipt-ocr", company_id)
+        assert listed(client) == {"compliance-vm": 1, "document-ocr": 1}
+        assign(live_api.db, "receipt-ocr", company_id)
+        assert listed(client) == dict.fromkeys(SYSTEM, 1)
+        flow = load_definition(SYSTEM_DIR / "document-ocr.json").model_copy(
+            update={"slug": f"flow-{company_id[-6:]}"}
+        )
+        publish(live_api.db, flow)
+        assign(live_api.db, flow.slug, company_id)
+        assert listed(client)[flow.slug] == 1
+        publish(live_api.db, flow)
+        assert listed(client)[flow.slug] == 2
 
 
 def test_version_contract_and_new_publication(live_api: LiveApi, tmp_path) -> None:
