@@ -12,9 +12,7 @@ def utcnow() -> datetime:
 
 def to_iso(moment: datetime) -> str:
     """``2026-03-25T10:05:30.000Z``."""
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 def now_iso() -> str:

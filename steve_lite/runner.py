@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import subprocess
@@ -48,6 +49,9 @@ def warn_if_private_webhooks(settings: Settings) -> None:
         )
 
 
+GC_FIRST_GENERATION_THRESHOLD = 10_000  # allocations between young collections (default 700)
+
+
 def serve_api(settings: Settings, storage: ObjectStorage) -> None:
     """Serve the API with uvicorn until Ctrl-C or SIGTERM."""
     warn_if_private_webhooks(settings)
@@ -66,9 +70,20 @@ def serve_api(settings: Settings, storage: ObjectStorage) -> None:
         server_header=False,
         timeout_graceful_shutdown=10,
     )
+    tune_garbage_collection()
     logger.info("serving the API on http://%s:%s", settings.host, settings.port)
     ApiServer(config).run()
     logger.info("API stopped")
+
+
+def tune_garbage_collection() -> None:
+    """Keep the cyclic collector off the objects built at start-up and run it less often.
+
+    Measured with ``bench/sessions.py``: collections took about 5 % of the API's time under
+    load, mostly full collections that walked the application's own (immortal) objects."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_FIRST_GENERATION_THRESHOLD, 20, 20)
 
 
 class WorkerProcess:

@@ -42,17 +42,20 @@ class Presigner:
         self._access_key = access_key
         self._secret_key = secret_key
         self._region = region
-        self._day_key: tuple[str, bytes] = ("", b"")
+        self._day: tuple[str, str, str, bytes] = ("", "", "", b"")
 
-    def _signing_key(self, day: str) -> bytes:
-        """The SigV4 key for ``day`` (YYYYMMDD), derived once a day."""
-        cached_day, key = self._day_key
+    def _for_day(self, day: str) -> tuple[str, str, bytes]:
+        """The credential scope, its query-string form and the signing key for ``day``
+        (YYYYMMDD), derived once a day."""
+        cached_day, scope, credential, key = self._day
         if cached_day != day:
+            scope = f"{day}/{self._region}/s3/aws4_request"
+            credential = quote(f"{self._access_key}/{scope}", safe="")
             key = hmac_sha256(("AWS4" + self._secret_key).encode(), day)
             for part in (self._region, "s3", "aws4_request"):
                 key = hmac_sha256(key, part)
-            self._day_key = (day, key)
-        return key
+            self._day = (day, scope, credential, key)
+        return scope, credential, key
 
     def presign(self, method: str, key: str, expires: timedelta, *, at: float | None = None) -> str:
         """A URL that lets its holder send ``method`` for object ``key`` until it expires.
@@ -62,12 +65,10 @@ class Presigner:
         if not 1 <= seconds <= MAX_EXPIRY_SECONDS:
             raise ValueError(f"expires must be 1 s to 7 days, not {expires}")
         amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if at is None else at))
-        day = amz_date[:8]
-        scope = f"{day}/{self._region}/s3/aws4_request"
+        scope, credential, signing_key = self._for_day(amz_date[:8])
         path = f"{self._bucket_path}/{quote(key)}"
         query = (
-            f"X-Amz-Algorithm={ALGORITHM}"
-            f"&X-Amz-Credential={quote(f'{self._access_key}/{scope}', safe='')}"
+            f"X-Amz-Algorithm={ALGORITHM}&X-Amz-Credential={credential}"
             f"&X-Amz-Date={amz_date}&X-Amz-Expires={seconds}&X-Amz-SignedHeaders=host"
         )
         canonical_request = (
@@ -77,5 +78,5 @@ class Presigner:
             f"{ALGORITHM}\n{amz_date}\n{scope}\n"
             f"{hashlib.sha256(canonical_request.encode()).hexdigest()}"
         )
-        signature = hmac.new(self._signing_key(day), string_to_sign.encode(), "sha256").hexdigest()
+        signature = hmac_sha256(signing_key, string_to_sign).hex()
         return f"{self._base_url}{path}?{query}&X-Amz-Signature={signature}"
