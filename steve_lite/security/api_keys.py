@@ -26,7 +26,7 @@ class ApiKey:
     company_id: str | None
     revoked: bool
     company_active: bool
-    last_used_at: str | None
+    last_used: float | None  # Unix time of the recorded last use (``last_used_at``)
 
 
 def generate_key() -> str:
@@ -79,17 +79,17 @@ def find_key(db: Database, key_hash: str) -> ApiKey | None:
         company_id=row["company_id"],
         revoked=row["revoked_at"] is not None,
         company_active=bool(row["company_active"]),
-        last_used_at=row["last_used_at"],
+        last_used=parse_iso(row["last_used_at"]).timestamp() if row["last_used_at"] else None,
     )
 
 
 def touch_key(db: Database, key: ApiKey, now: float) -> None:
     """Record use at most once a minute, so the hot path does not write on every request;
-    ``key.last_used_at`` follows."""
-    if key.last_used_at is not None and now - parse_iso(key.last_used_at).timestamp() < 60:
+    ``key.last_used`` follows."""
+    if key.last_used is not None and now - key.last_used < 60:
         return
-    key.last_used_at = now_iso()
-    db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", [key.last_used_at, key.id])
+    key.last_used = now
+    db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", [now_iso(), key.id])
 
 
 def list_keys(db: Database, *, company_id: str | None = None) -> list[dict[str, Any]]:

@@ -16,7 +16,11 @@ from steve_lite.sessions.schemas import SessionCreate, SessionCreated, SessionSu
 def context(request: Request[Any, Any, Any]) -> service.SessionContext:
     state = request.app.state
     return service.SessionContext(
-        db=state.db, writes=state.writes, storage=state.storage, settings=state.settings
+        db=state.db,
+        writes=state.writes,
+        cache=state.cache,
+        storage=state.storage,
+        settings=state.settings,
     )
 
 

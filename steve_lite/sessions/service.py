@@ -26,6 +26,7 @@ from steve_lite.errors import (
 from steve_lite.group_commit import GroupCommit
 from steve_lite.ids import new_id
 from steve_lite.processing.images import sniff_format
+from steve_lite.read_cache import ReadCache
 from steve_lite.security.api_keys import ApiKey
 from steve_lite.security.urls import UrlRejected, validate_webhook_url
 from steve_lite.sessions.schemas import SessionCreate
@@ -44,6 +45,7 @@ class SessionContext:
 
     db: Database
     writes: GroupCommit
+    cache: ReadCache
     storage: ObjectStorage
     settings: Settings
 
@@ -98,13 +100,13 @@ def check_against_workflow(
 
 
 def published_definition(
-    db: Database, slug: str, company_id: str
+    ctx: SessionContext, slug: str, company_id: str
 ) -> tuple[dict[str, Any], WorkflowDefinition]:
     """The assigned workflow and its published definition, or 404."""
-    workflow = find_assigned(db, slug, company_id)
+    workflow = find_assigned(ctx.db, ctx.cache, slug, company_id)
     if workflow is None:
         raise NotFound(f"workflow {slug!r} not found")
-    definition = get_definition(db, workflow["id"], workflow["published_version"])
+    definition = get_definition(ctx.db, workflow["id"], workflow["published_version"])
     assert definition is not None
     return workflow, definition
 
@@ -120,8 +122,8 @@ async def create_session(
 
     Returns the answer and whether it was newly created (201) or replayed (200).
     """
-    db, settings = ctx.db, ctx.settings
-    workflow, definition = published_definition(db, slug, key.company_id)
+    settings = ctx.settings
+    workflow, definition = published_definition(ctx, slug, key.company_id)
     errors = check_against_workflow(body, definition.upload, settings)
     if errors:
         raise ValidationFailed(

@@ -43,6 +43,7 @@ class Presigner:
         self._secret_key = secret_key
         self._region = region
         self._day: tuple[str, str, str, bytes] = ("", "", "", b"")
+        self._second: tuple[int, str] = (-1, "")
 
     def _for_day(self, day: str) -> tuple[str, str, bytes]:
         """The credential scope, its query-string form and the signing key for ``day``
@@ -57,6 +58,14 @@ class Presigner:
             self._day = (day, scope, credential, key)
         return scope, credential, key
 
+    def _amz_date(self, second: int) -> str:
+        """``YYYYMMDDTHHMMSSZ`` for ``second``, formatted once per second."""
+        cached_second, amz_date = self._second
+        if cached_second != second:
+            amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(second))
+            self._second = (second, amz_date)
+        return amz_date
+
     def presign(self, method: str, key: str, expires: timedelta, *, at: float | None = None) -> str:
         """A URL that lets its holder send ``method`` for object ``key`` until it expires.
 
@@ -64,7 +73,7 @@ class Presigner:
         seconds = int(expires.total_seconds())
         if not 1 <= seconds <= MAX_EXPIRY_SECONDS:
             raise ValueError(f"expires must be 1 s to 7 days, not {expires}")
-        amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if at is None else at))
+        amz_date = self._amz_date(int(time.time() if at is None else at))
         scope, credential, signing_key = self._for_day(amz_date[:8])
         path = f"{self._bucket_path}/{quote(key)}"
         query = (

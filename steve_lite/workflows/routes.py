@@ -40,9 +40,12 @@ async def list_workflows(
 ) -> WorkflowPage:
     """Workflows assigned to the key's company, by slug."""
     db, company_id = request.app.state.db, request.user.company_id
-    summaries = request.app.state.cache.get(
-        ("workflows", company_id),
-        lambda: [summary_json(db, row) for row in service.list_assigned(db, company_id)],
+    cache = request.app.state.cache
+    summaries = cache.get(
+        ("summaries", company_id),
+        lambda: [
+            summary_json(db, row) for row in service.assigned_workflows(db, cache, company_id)
+        ],
     )
     rows, next_cursor = paginate(
         db,
@@ -56,7 +59,8 @@ async def list_workflows(
 
 
 def assigned_or_404(request: Request[ApiKey, Any, Any], slug: str) -> dict[str, Any]:
-    workflow = service.find_assigned(request.app.state.db, slug, request.user.company_id)
+    state = request.app.state
+    workflow = service.find_assigned(state.db, state.cache, slug, request.user.company_id)
     if workflow is None:
         raise NotFound(f"workflow {slug!r} not found")
     return workflow

@@ -10,6 +10,7 @@ from sqlite_utils import Database
 from steve_lite.clock import now_iso
 from steve_lite.db import transaction
 from steve_lite.ids import new_id
+from steve_lite.read_cache import ReadCache
 from steve_lite.workflows.schemas import WorkflowDefinition
 
 
@@ -122,6 +123,18 @@ def list_workflows(db: Database) -> list[dict[str, Any]]:
     return [dict(row) for row in rows]
 
 
+def assigned_workflows(db: Database, cache: ReadCache, company_id: str) -> list[dict[str, Any]]:
+    """:func:`list_assigned`, through the API's read cache."""
+    return cache.get(("assigned", company_id), lambda: list_assigned(db, company_id))
+
+
+def find_assigned(
+    db: Database, cache: ReadCache, slug: str, company_id: str
+) -> dict[str, Any] | None:
+    """The workflow ``slug`` when it is assigned to ``company_id`` and published."""
+    return next((w for w in assigned_workflows(db, cache, company_id) if w["slug"] == slug), None)
+
+
 def assign(db: Database, slug: str, company_id: str) -> None:
     """Let ``company_id`` use workflow ``slug`` (idempotent)."""
     with transaction(db):
@@ -156,16 +169,6 @@ def require_workflow(db: Database, slug: str) -> dict[str, Any]:
     if workflow is None:
         raise WorkflowError(f"no workflow with slug {slug!r}")
     return workflow
-
-
-def find_assigned(db: Database, slug: str, company_id: str) -> dict[str, Any] | None:
-    """The workflow ``slug`` when it is assigned to ``company_id`` and published."""
-    row = db.execute(
-        "SELECT w.* FROM workflows w JOIN company_workflows cw ON cw.workflow_id = w.id "
-        "WHERE w.slug = ? AND cw.company_id = ? AND w.published_version IS NOT NULL",
-        [slug, company_id],
-    ).fetchone()
-    return dict(row) if row else None
 
 
 def list_assigned(db: Database, company_id: str) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ import pytest
 from steve_lite.clock import parse_iso, utcnow
 from steve_lite.group_commit import GroupCommit
 from steve_lite.processing.pipeline import process_session
+from steve_lite.read_cache import ReadCache
 from steve_lite.security.api_keys import create_key, find_key, hash_key
 from steve_lite.sessions.schemas import SessionCreate
 from steve_lite.sessions.service import SessionContext, create_session
@@ -837,7 +838,9 @@ class Corpus:
         self.api = api
         self.tenant = tenant
         self.key = find_key(api.db, hash_key(tenant.key))
-        self.ctx = SessionContext(api.db, GroupCommit(api.db), api.storage, api.settings)
+        self.ctx = SessionContext(
+            api.db, GroupCommit(api.db), ReadCache(api.db), api.storage, api.settings
+        )
         self.expected: dict[str, dict[str, Any]] = {}
         self.order: list[str] = []  # oldest first
 
