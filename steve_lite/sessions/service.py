@@ -55,9 +55,12 @@ def object_key(company_id: str, session_id: str, file_index: int) -> str:
     return f"companies/{company_id}/sessions/{session_id}/{file_index}"
 
 
+CANONICAL_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
 def fingerprint(slug: str, body: SessionCreate) -> str:
     """What makes two creates "the same" for idempotency: workflow, fileCount, contentTypes."""
-    canonical = json.dumps([slug, body.file_count, body.content_types], separators=(",", ":"))
+    canonical = CANONICAL_JSON.encode([slug, body.file_count, body.content_types])
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
