@@ -41,12 +41,7 @@ async def list_workflows(
     """Workflows assigned to the key's company, by slug."""
     db, company_id = request.app.state.db, request.user.company_id
     cache = request.app.state.cache
-    summaries = cache.get(
-        ("summaries", company_id),
-        lambda: [
-            summary_json(db, row) for row in service.assigned_workflows(db, cache, company_id)
-        ],
-    )
+    summaries = [summary_json(db, row) for row in service.assigned_workflows(db, cache, company_id)]
     rows, next_cursor = paginate(
         db,
         scope=f"workflows:{company_id}",
