@@ -48,7 +48,8 @@ from tests.fixtures.receiver import ScriptedResponse, WebhookReceiver
 from tests.support.api import Tenant, make_settings, make_tenant, open_database
 from tests.support.processes import ServerProcess, s3_env
 from tests.support.uploads import create_body, put_file
-from tests.support.worker import caught_signals
+from tests.support.waiting import wait_until
+from tests.support.worker import wait_worker_ready
 
 pytestmark = pytest.mark.harden
 
@@ -93,7 +94,7 @@ class Site:
         if command == "serve":
             process.wait_ready()
         else:
-            wait_worker_started(process)
+            wait_worker_ready(process, threads=0)
         return process
 
     def stop_all(self) -> None:
@@ -109,33 +110,6 @@ def site(tmp_path: Path, embedded_s3: EmbeddedS3) -> Iterator[Site]:
     site = Site(data_dir=data_dir, env=env, tenant=tenant)
     yield site
     site.stop_all()
-
-
-def wait_worker_started(worker: ServerProcess, timeout: float = 60) -> None:
-    """Until the consumer has installed its signal handlers (the end of its start)."""
-    until(
-        lambda: {signal.SIGTERM, signal.SIGHUP} <= caught_signals(worker.process.pid),
-        timeout,
-        "worker start",
-        worker,
-    )
-
-
-def until(
-    condition: Callable[[], object],
-    timeout: float,
-    what: str,
-    process: ServerProcess | None = None,
-    interval: float = 0.1,
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if process is not None and process.process.poll() is not None:
-            raise AssertionError(f"{what}: the process exited:\n{process.output()[-4000:]}")
-        if time.monotonic() > deadline:
-            log = f"\n{process.output()[-4000:]}" if process is not None else ""
-            raise AssertionError(f"{what}: not done in {timeout} s{log}")
-        time.sleep(interval)
 
 
 def kill(process: ServerProcess) -> None:
@@ -251,7 +225,7 @@ def test_api_killed_during_a_burst_of_creates_leaves_no_half_written_session(
             with lock:
                 return sum(outcome == "201" for outcome in outcomes.values())
 
-        until(lambda: answered() >= 40, 60, "40 creates", server)
+        wait_until(lambda: answered() >= 40, 60, "40 creates", server)
         kill(server)
         stop.set()
         for future in futures:
@@ -352,7 +326,7 @@ def test_worker_killed_during_processing_finishes_everything_once(
                 session = submit_session(http, "document-ocr", document(4), webhookUrl=receiver.url)
                 session_ids.append(session["sessionId"])
         db = site.db
-        until(
+        wait_until(
             lambda: states(db, session_ids)["submitted"] <= len(session_ids) - 2,
             120,
             "the first sessions to finish",
@@ -364,8 +338,8 @@ def test_worker_killed_during_processing_finishes_everything_once(
         assert at_kill["submitted"] >= 1, at_kill  # killed with work in hand
 
         second = site.start("worker", **WORKER_ENV)
-        until(lambda: set(states(db, session_ids)) <= set(FINAL), 240, "all sessions", second)
-        until(
+        wait_until(lambda: set(states(db, session_ids)) <= set(FINAL), 240, "all sessions", second)
+        wait_until(
             lambda: (
                 db.execute(
                     "SELECT count(*) FROM webhook_events WHERE status != 'delivered'"
@@ -415,7 +389,7 @@ def test_worker_killed_during_a_webhook_delivery_delivers_it_after_a_restart(
         assert (event["status"], event["attempts"]) == ("pending", 1), event
 
         second = site.start("worker", **env)
-        until(
+        wait_until(
             lambda: (
                 db.execute(
                     "SELECT status FROM webhook_events WHERE id = ?", [event["id"]]
@@ -479,7 +453,7 @@ def test_two_apis_and_a_worker_on_one_database_under_load(
             future.result(timeout=120)
 
     db = site.db
-    until(lambda: set(states(db, submitted)) <= set(FINAL), 240, "processing", worker)
+    wait_until(lambda: set(states(db, submitted)) <= set(FINAL), 240, "processing", worker)
     logs = "".join(process.output() for process in site.processes)
     errors = {label: n for label, n in statuses.items() if not re.search(r" (2\d\d)$", label)}
     record_property("two_apis_requests", sum(statuses.values()))
@@ -559,7 +533,7 @@ def test_storage_killed_and_restarted_during_uploads(
 
             assert own_s3.pid is not None
             os.kill(own_s3.pid, signal.SIGKILL)
-            until(lambda: not own_s3.is_running(), 10, "the storage server to die")
+            wait_until(lambda: not own_s3.is_running(), 10, "the storage server to die")
 
             ready = http.get("/readyz")
             assert ready.status_code == 503
@@ -578,7 +552,7 @@ def test_storage_killed_and_restarted_during_uploads(
 
             restarted_at = time.monotonic()
             own_s3.start()
-            until(lambda: http.get("/readyz").status_code == 200, 60, "readyz after restart")
+            wait_until(lambda: http.get("/readyz").status_code == 200, 60, "readyz after restart")
             back_after = time.monotonic() - restarted_at
             assert put_file(sessions[1]["uploadUrls"][0], photo(502)).status_code == 200
             answers = {}
@@ -626,7 +600,7 @@ def test_debug_logs_hold_no_secrets(site: Site, record_property: Record) -> None
             ]
             db = site.db
             ids = [s["sessionId"] for s in sessions]
-            until(lambda: set(states(db, ids)) <= set(FINAL), 120, "processing", worker)
+            wait_until(lambda: set(states(db, ids)) <= set(FINAL), 120, "processing", worker)
             # Two worker threads: whichever of the two was checked last holds the match.
             details = [
                 http.get(f"/api/v1/submissions/{s['submissionId']}").json() for s in sessions

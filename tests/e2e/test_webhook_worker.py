@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import json
 import signal
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,7 +20,14 @@ from steve_lite.storage.embedded import EmbeddedS3
 from tests.fixtures.receiver import RecordedRequest, WebhookReceiver
 from tests.support.processes import ServerProcess
 from tests.support.uploads import jpeg
-from tests.support.worker import WorkerStack, caught_signals, get_job, start_stack, submit_files
+from tests.support.waiting import wait_until
+from tests.support.worker import (
+    WorkerStack,
+    get_job,
+    start_stack,
+    submit_files,
+    wait_worker_ready,
+)
 
 RETRY_DELAY_SECONDS = 6  # ample time to kill the worker before its retry is due
 WORKER_ENV = {
@@ -49,18 +55,8 @@ def stack(
 def start_worker(stack: WorkerStack) -> ServerProcess:
     """A worker process, once its consumer has installed its signal handlers (fully started)."""
     worker = stack.start_worker(ready=False)
-    wait(lambda: {signal.SIGTERM, signal.SIGHUP} <= caught_signals(worker.process.pid), worker)
+    wait_worker_ready(worker, threads=0)  # compliance-vm loads no OCR engine
     return worker
-
-
-def wait(condition: Callable[[], object], worker: ServerProcess, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if worker.process.poll() is not None:
-            raise AssertionError(f"the worker exited:\n{worker.output()[-4000:]}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not done in {timeout} s; worker log:\n{worker.output()[-4000:]}")
-        time.sleep(0.05)
 
 
 def outbox_row(stack: WorkerStack, session_id: str) -> dict[str, Any] | None:
@@ -96,9 +92,9 @@ def test_a_completed_session_is_delivered_once_by_the_worker(
         )
         session_id = session["sessionId"]
 
-        wait(row_is(stack, session_id, status="delivered"), worker)
+        wait_until(row_is(stack, session_id, status="delivered"), 60, "delivery", worker)
         queue = Queue(stack.api.settings)
-        wait(lambda: queue.pending_count() == 0, worker)
+        wait_until(lambda: queue.pending_count() == 0, 60, "an empty queue", worker)
     finally:
         code = worker.stop(signal.SIGINT)
     assert code == 0
@@ -130,11 +126,21 @@ def test_a_worker_killed_between_attempts_still_delivers_after_a_restart(
         )
         session_id = session["sessionId"]
         # The first attempt failed and its retry is in the queue, due in a few seconds.
-        wait(row_is(stack, session_id, attempts=1, status="pending", last_status_code=500), first)
+        wait_until(
+            row_is(stack, session_id, attempts=1, status="pending", last_status_code=500),
+            60,
+            "a first failed attempt",
+            first,
+        )
         event = outbox_row(stack, session_id)
         assert event is not None
         huey = Queue(stack.api.settings).huey
-        wait(lambda: [t.args for t in huey.pending() + huey.scheduled()] == [(event["id"],)], first)
+        wait_until(
+            lambda: [t.args for t in huey.pending() + huey.scheduled()] == [(event["id"],)],
+            60,
+            "the retry scheduled",
+            first,
+        )
     finally:
         first.stop(signal.SIGKILL)
     assert first.process.returncode == -signal.SIGKILL
@@ -143,8 +149,10 @@ def test_a_worker_killed_between_attempts_still_delivers_after_a_restart(
 
     second = start_worker(stack)
     try:
-        wait(row_is(stack, session_id, status="delivered"), second)
-        wait(lambda: huey.pending_count() + huey.scheduled_count() == 0, second)
+        wait_until(row_is(stack, session_id, status="delivered"), 60, "delivery", second)
+        wait_until(
+            lambda: huey.pending_count() + huey.scheduled_count() == 0, 60, "an empty queue", second
+        )
     finally:
         second.stop(signal.SIGINT)
 

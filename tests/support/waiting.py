@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+
+from tests.support.processes import ServerProcess
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> None:
-    """Return once ``predicate()`` is truthy; fail the test after ``timeout`` seconds."""
+def wait_until(
+    condition: Callable[[], object],
+    timeout: float,
+    what: str,
+    process: ServerProcess | None = None,
+    interval: float = 0.05,
+) -> None:
+    """Return once ``condition()`` is truthy; fail the test after ``timeout`` seconds, or as soon
+    as ``process`` (whose log the failure shows) has exited."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{what} did not happen in {timeout} s")
+    while not condition():
+        if process is not None and process.process.poll() is not None:
+            raise AssertionError(f"{what}: the process exited:\n{process.output()[-4000:]}")
+        if time.monotonic() > deadline:
+            log = f"\n{process.output()[-4000:]}" if process is not None else ""
+            raise AssertionError(f"{what}: not done in {timeout} s{log}")
+        time.sleep(interval)

@@ -9,6 +9,7 @@ tenants (fraud checks and rate limits are per company or per key).
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from tests.support.api import LiveApi, Tenant, make_settings, start_live_api
 from tests.support.processes import ServerProcess, s3_env
 from tests.support.servers import ThreadedServer
 from tests.support.uploads import create_body, put_file
+from tests.support.waiting import wait_until
 
 WORKER_ENV = {"STEVE_WORKER_POLL_SECONDS": "0.05", "STEVE_WORKERS": "2"}
 FINAL_STATES = ("completed", "failed")
@@ -102,16 +104,13 @@ def caught_signals(pid: int) -> set[int]:
 
 def wait_worker_ready(worker: ServerProcess, threads: int, timeout: float = 60) -> None:
     """Until the consumer has installed its SIGTERM/SIGHUP handlers (the end of its start) and
-    every worker thread has loaded its OCR engine."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if worker.process.poll() is not None:
-            raise RuntimeError(f"worker exited early:\n{worker.output()}")
-        handlers = {15, 1} <= caught_signals(worker.process.pid)
-        if handlers and worker.output().count("OCR engine loaded") >= threads:
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"worker not ready in {timeout} s:\n{worker.output()}")
+    ``threads`` worker threads have loaded their OCR engine (0: do not wait for engines)."""
+
+    def ready() -> bool:
+        handlers = {signal.SIGTERM, signal.SIGHUP} <= caught_signals(worker.process.pid)
+        return handlers and worker.output().count("OCR engine loaded") >= threads
+
+    wait_until(ready, timeout, "worker start", worker, interval=0.1)
 
 
 # ---------------------------------------------------------------- sessions and jobs
