@@ -34,8 +34,8 @@ def bearer_token(scope: Scope) -> str | None:
 
 
 def bucket_of(scope: Scope) -> str:
-    """The route's rate-limit bucket; GETs default to ``read``. The one route without a bucket
-    is Litestar's automatic ``OPTIONS`` answer, which is not counted."""
+    """The route's rate-limit bucket; GETs default to ``read``. Only Litestar's automatic
+    ``OPTIONS`` answers have none: they are not counted."""
     handler = scope["route_handler"]
     return handler.opt.get("bucket") or ("read" if scope["method"] == "GET" else "")
 
