@@ -14,9 +14,9 @@ import re
 import statistics
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import rapidocr
@@ -83,6 +83,37 @@ def packaged_model_params() -> dict[str, str]:
     return params
 
 
+@dataclass(frozen=True)
+class DetectorLimit:
+    """How the text detector's input is sized: the image is scaled so that its longest side
+    (`kind="max"`) is at most `side` px, or its shortest side (`kind="min"`) at least `side` px.
+    rapidocr then rounds both sides to multiples of 32."""
+
+    side: int
+    kind: Literal["max", "min"]
+
+
+@dataclass(frozen=True)
+class OcrSettings:
+    """The engine's parameters; `TODAY_SETTINGS` are rapidocr's defaults as first shipped."""
+
+    intra_op_threads: int | None = None
+    """onnxruntime threads per inference; None: all cores."""
+    page_detector: DetectorLimit = DetectorLimit(736, "min")
+    """Detector input for images that are not tall strips (pages, photos)."""
+    strip_detector: DetectorLimit = DetectorLimit(736, "min")
+    """Detector input for tall or wide strips (receipts): long side / short side >= STRIP_RATIO."""
+    rec_batch: int = 6
+    """Text boxes recognised per inference call."""
+    rec_min_width: int = 320
+    """Narrowest recogniser input (px at 48 px height); shorter crops are padded up to it."""
+
+
+STRIP_RATIO = 1.8
+"""Long side / short side from which an image is a strip (a till receipt), not a page."""
+TODAY_SETTINGS = OcrSettings()
+
+
 class OcrEngine:
     """A rapidocr engine built once and reused for every image.
 
@@ -91,23 +122,42 @@ class OcrEngine:
     give each a small `intra_op_threads` so that engines x threads is about the core count.
     """
 
-    def __init__(self, intra_op_threads: int | None = None) -> None:
+    def __init__(
+        self, intra_op_threads: int | None = None, settings: OcrSettings | None = None
+    ) -> None:
+        settings = settings or OcrSettings()
+        if intra_op_threads is not None:
+            settings = replace(settings, intra_op_threads=intra_op_threads)
+        self.settings = settings
         params: dict[str, Any] = {
             "Global.log_level": "warning",
             "Global.use_cls": False,
+            "Rec.rec_batch_num": settings.rec_batch,
+            "Rec.rec_img_shape": [3, 48, settings.rec_min_width],
             **packaged_model_params(),
         }
-        if intra_op_threads is not None:
-            params["EngineConfig.onnxruntime.intra_op_num_threads"] = intra_op_threads
+        if settings.intra_op_threads is not None:
+            params["EngineConfig.onnxruntime.intra_op_num_threads"] = settings.intra_op_threads
         self._engine = RapidOCR(params=params)
         quiet_rapidocr_logger()
+        self._detector = self._engine._load_det_model()  # loaded now to set its limit per call
         self._lock = threading.Lock()
-        logger.debug("OCR engine ready (intra-op threads: %s)", intra_op_threads or "all")
+        logger.debug("OCR engine ready (%s)", settings)
+
+    def detector_limit(self, width: int, height: int) -> DetectorLimit:
+        """The detector limit for an image of this size: strips and pages differ."""
+        ratio = max(width, height) / max(min(width, height), 1)
+        if ratio >= STRIP_RATIO:
+            return self.settings.strip_detector
+        return self.settings.page_detector
 
     def read(self, image: Image.Image) -> OcrPage:
         """Recognise the text of one image."""
         bgr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
+        limit = self.detector_limit(image.width, image.height)
         with self._lock:
+            self._detector.limit_side_len = limit.side
+            self._detector.limit_type = limit.kind
             result = self._engine(bgr)
         if result.txts is None or result.boxes is None or result.scores is None:
             return assemble_page([])
