@@ -88,13 +88,14 @@ CONFIGS: dict[str, OcrSettings] = {
 }
 TESSERACT = "tesseract"
 TOKEN = re.compile(r"\w+")
-A4_WORDS = (
+A4_VOCABULARY = (
     "invoice delivery customer account payment amount total net gross tax rate order number "
     "date due quantity unit price description service hours consulting travel material office "
     "supplies shipping discount balance reference bank transfer within days thank you for your "
     "business please note that all prices are in euro terms conditions apply street city postal "
     "code country phone email website registered company director manager project phase review"
-).split()  # noqa: SIM905
+)
+A4_WORDS = A4_VOCABULARY.split()
 
 
 @dataclass
