@@ -56,35 +56,50 @@ from steve_lite.processing.ocr import (
     OcrSettings,
     assemble_page,
 )
+from steve_lite.processing.quantise import quantised_models
 from steve_lite.processing.receipts import extract_receipt
 from tests.factories.pages import encode_image, load_font, render_page
 from tests.factories.receipts import random_receipt_spec, receipt_rows, render_receipt
 
 REAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "receipts-dev"
-TODAY = OcrSettings(intra_op_threads=1)
-CONFIGS: dict[str, OcrSettings] = {
-    "today-2thr": OcrSettings(intra_op_threads=2),
-    "today": TODAY,
-    "rec-narrow": OcrSettings(intra_op_threads=1, rec_min_width=96, rec_batch=1),
-    "det-noup": OcrSettings(
-        intra_op_threads=1,
-        page_detector=DetectorLimit(2000, "max"),
-        strip_detector=DetectorLimit(2000, "max"),
+MODEL_CACHE = Path(tempfile.gettempdir()) / "steve-lite-bench-models"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An engine configuration: its settings and which models run as int8 copies."""
+
+    settings: OcrSettings
+    int8: tuple[str, ...] = ()
+
+
+NARROW = {"rec_min_width": 96, "rec_batch": 1}
+NO_UPSCALE = DetectorLimit(2000, "max")
+CONFIGS: dict[str, Candidate] = {
+    "today-2thr": Candidate(OcrSettings(intra_op_threads=2)),
+    "today": Candidate(OcrSettings(intra_op_threads=1)),
+    "rec-narrow": Candidate(OcrSettings(intra_op_threads=1, **NARROW)),
+    "det-noup": Candidate(
+        OcrSettings(intra_op_threads=1, page_detector=NO_UPSCALE, strip_detector=NO_UPSCALE)
     ),
-    "det-page1280": OcrSettings(
-        intra_op_threads=1,
-        page_detector=DetectorLimit(1280, "max"),
-        strip_detector=DetectorLimit(2000, "max"),
-        rec_min_width=96,
-        rec_batch=1,
+    "page1280": Candidate(
+        OcrSettings(
+            intra_op_threads=1,
+            page_detector=DetectorLimit(1280, "max"),
+            strip_detector=NO_UPSCALE,
+            **NARROW,
+        )
     ),
-    "det-page1024": OcrSettings(
-        intra_op_threads=1,
-        page_detector=DetectorLimit(1024, "max"),
-        strip_detector=DetectorLimit(2000, "max"),
-        rec_min_width=96,
-        rec_batch=1,
+    "page1024": Candidate(
+        OcrSettings(
+            intra_op_threads=1,
+            page_detector=DetectorLimit(1024, "max"),
+            strip_detector=NO_UPSCALE,
+            **NARROW,
+        )
     ),
+    "int8-det": Candidate(OcrSettings(intra_op_threads=1), int8=("Det",)),
+    "int8": Candidate(OcrSettings(intra_op_threads=1), int8=("Det", "Rec")),
 }
 TESSERACT = "tesseract"
 TOKEN = re.compile(r"\w+")
@@ -259,9 +274,13 @@ def image_sets(args: argparse.Namespace) -> dict[str, list[Sample]]:
 # ---------------------------------------------------------------- runners
 
 
-def run_engine(settings: OcrSettings, samples: list[Sample]) -> Run:
+def run_engine(candidate: Candidate, samples: list[Sample]) -> Run:
     """Read every sample with one engine in this process (run in a fresh child process)."""
-    engine = OcrEngine(settings=settings)
+    int8 = quantised_models(MODEL_CACHE) if candidate.int8 else {}
+    engine = OcrEngine(
+        settings=candidate.settings,
+        model_paths={section: int8[section] for section in candidate.int8},
+    )
     engine.read(Image.open(io.BytesIO(samples[0].image)))  # warm-up, not counted
     run = Run()
     for sample in samples:
@@ -416,6 +435,8 @@ def main() -> None:
     args = parser.parse_args()
     args.sets = args.sets.split(",")
     names = args.configs.split(",")
+    if any(CONFIGS[name].int8 for name in names):
+        quantised_models(MODEL_CACHE)  # made once, before any timing
     if "today" not in names:
         names.insert(0, "today")
 
@@ -427,7 +448,7 @@ def main() -> None:
     for name in names:
         started = time.perf_counter()
         with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
-            runs[name] = pool.submit(run_engine, CONFIGS.get(name, TODAY), samples).result()
+            runs[name] = pool.submit(run_engine, CONFIGS[name], samples).result()
         print(f"  {name}: {time.perf_counter() - started:.0f} s", flush=True)
     if not args.no_tesseract:
         if shutil.which(TESSERACT) is None:

@@ -3,9 +3,10 @@
 The models are the ones packaged inside the rapidocr wheel. Their paths are passed explicitly, so
 rapidocr never reaches its download code: the engine works on a machine with no network.
 
-rapidocr's text-direction classifier is switched off: it only helps with upside-down text, and on
-upright receipts it turned short numbers around (9,09 read as 60'6). Images are expected upright
-(EXIF orientation applied before OCR).
+rapidocr's per-line text-direction step is switched off: on upright receipts it turned short
+numbers around (9,09 read as 60'6). Images are expected upright (EXIF orientation applied before
+OCR); with `OcrSettings.orientation` the text-direction model instead votes, page by page, on
+whether a page that reads poorly or sideways is turned (see `OcrEngine.read`).
 """
 
 import logging
@@ -22,6 +23,8 @@ import numpy as np
 import rapidocr
 from PIL import Image
 from rapidocr import RapidOCR
+from rapidocr.ch_ppocr_cls import TextClassifier
+from rapidocr.utils.process_img import get_rotate_crop_image
 
 logger = logging.getLogger("steve_lite.ocr")
 
@@ -30,6 +33,7 @@ MODEL_DIR = Path(rapidocr.__file__).parent / "models"
 MODEL_FILES = {
     "Det": "PP-OCRv6_det_small.onnx",
     "Rec": "PP-OCRv6_rec_small.onnx",
+    "Cls": "ch_ppocr_mobile_v2.0_cls_mobile.onnx",
 }
 ROW_TOLERANCE = 0.5
 """Two boxes share a row when their centres differ by less than this share of the smaller height."""
@@ -107,8 +111,18 @@ class OcrSettings:
     """Text boxes recognised per inference call."""
     rec_min_width: int = 320
     """Narrowest recogniser input (px at 48 px height); shorter crops are padded up to it."""
+    orientation: bool = False
+    """Check pages that read poorly or sideways for being turned, and read them turned back."""
 
 
+TURN_CONFIDENCE = 0.85
+"""A first reading with a mean confidence below this may come from a turned page."""
+TURN_SAMPLE = 16
+"""Longest text boxes whose direction the text-direction model votes on."""
+TURN_SCORE = 0.9
+"""Votes below this text-direction score count as upright."""
+TALL_BOX = 1.5
+"""A box this many times taller than wide holds sideways text (rapidocr's own rule)."""
 STRIP_RATIO = 1.8
 """Long side / short side from which an image is a strip (a till receipt), not a page."""
 TODAY_SETTINGS = OcrSettings()
@@ -123,8 +137,13 @@ class OcrEngine:
     """
 
     def __init__(
-        self, intra_op_threads: int | None = None, settings: OcrSettings | None = None
+        self,
+        intra_op_threads: int | None = None,
+        settings: OcrSettings | None = None,
+        model_paths: dict[str, Path] | None = None,
     ) -> None:
+        """Build the engine; `model_paths` replaces packaged models by section ("Det", "Rec"),
+        for example with the int8 copies of `steve_lite.processing.quantise`."""
         settings = settings or OcrSettings()
         if intra_op_threads is not None:
             settings = replace(settings, intra_op_threads=intra_op_threads)
@@ -135,12 +154,14 @@ class OcrEngine:
             "Rec.rec_batch_num": settings.rec_batch,
             "Rec.rec_img_shape": [3, 48, settings.rec_min_width],
             **packaged_model_params(),
+            **{f"{section}.model_path": str(path) for section, path in (model_paths or {}).items()},
         }
         if settings.intra_op_threads is not None:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = settings.intra_op_threads
         self._engine = RapidOCR(params=params)
         quiet_rapidocr_logger()
         self._detector = self._engine._load_det_model()  # loaded now to set its limit per call
+        self._classifier: TextClassifier | None = None  # text direction, loaded when needed
         self._lock = threading.Lock()
         logger.debug("OCR engine ready (%s)", settings)
 
@@ -152,13 +173,20 @@ class OcrEngine:
         return self.settings.page_detector
 
     def read(self, image: Image.Image) -> OcrPage:
-        """Recognise the text of one image."""
+        """Recognise the text of one image; boxes are in the coordinates of `image`."""
         bgr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
-        limit = self.detector_limit(image.width, image.height)
         with self._lock:
-            self._detector.limit_side_len = limit.side
-            self._detector.limit_type = limit.kind
-            result = self._engine(bgr)
+            page = self._read_bgr(bgr)
+            if self.settings.orientation and page.lines:
+                page = self._read_turned_if_better(bgr, page)
+        return page
+
+    def _read_bgr(self, bgr: np.ndarray) -> OcrPage:
+        height, width = bgr.shape[:2]
+        limit = self.detector_limit(width, height)
+        self._detector.limit_side_len = limit.side
+        self._detector.limit_type = limit.kind
+        result = self._engine(bgr)
         if result.txts is None or result.boxes is None or result.scores is None:
             return assemble_page([])
         lines = [
@@ -171,6 +199,82 @@ class OcrEngine:
             if str(text).strip()
         ]
         return assemble_page(lines)
+
+    def _read_turned_if_better(self, bgr: np.ndarray, page: OcrPage) -> OcrPage:
+        """Read the page turned back when it looks turned and the turned reading is better.
+
+        Costs nothing on pages that read well with lying text boxes; otherwise the
+        text-direction model votes on the longest boxes, and a turned page is read again.
+        """
+        sideways = is_sideways(page)
+        if page.confidence >= TURN_CONFIDENCE and not sideways:
+            return page
+        quarter_turns = self._quarter_turns(bgr, page, sideways)
+        if quarter_turns == 0:
+            return page
+        height, width = bgr.shape[:2]
+        turned = self._read_bgr(np.ascontiguousarray(np.rot90(bgr, quarter_turns)))
+        candidate = turn_back(turned, quarter_turns, width, height)
+        needed = recognised_mass(page) * (0.9 if sideways else 1.0)
+        return candidate if recognised_mass(candidate) > needed else page
+
+    def _quarter_turns(self, bgr: np.ndarray, page: OcrPage, sideways: bool) -> int:
+        """Counter-clockwise quarter turns (np.rot90) that make the page upright: 0 to 3."""
+        boxes = [line.box for line in page.lines if is_tall(line.box) == sideways]
+        boxes.sort(key=lambda box: -max(edge_lengths(box)))
+        crops = [
+            get_rotate_crop_image(bgr, np.array(box, dtype=np.float32))
+            for box in boxes[:TURN_SAMPLE]
+        ]
+        if not crops:
+            return 0
+        if self._classifier is None:
+            self._classifier = self._engine._load_cls_model()
+        votes = self._classifier(crops).cls_res or []
+        upside_down = sum(1 for label, score in votes if label == "180" and score >= TURN_SCORE)
+        flipped = upside_down * 2 > len(crops)
+        if sideways:  # rapidocr turned these crops a quarter counter-clockwise before the vote
+            return 3 if flipped else 1
+        return 2 if flipped else 0
+
+
+def is_sideways(page: OcrPage) -> bool:
+    """Whether most of the page's text boxes are standing (text running up or down)."""
+    return sum(1 for line in page.lines if is_tall(line.box)) * 2 > len(page.lines)
+
+
+def is_tall(box: list[list[float]]) -> bool:
+    """Whether a box is much taller than wide."""
+    width, height = edge_lengths(box)
+    return height >= TALL_BOX * width
+
+
+def edge_lengths(box: list[list[float]]) -> tuple[float, float]:
+    """Width (top edge) and height (left edge) of a 4-point box."""
+    (x0, y0), (x1, y1), _, (x3, y3) = box
+    return math.hypot(x1 - x0, y1 - y0), math.hypot(x3 - x0, y3 - y0)
+
+
+def recognised_mass(page: OcrPage) -> float:
+    """Characters read, weighted by confidence: how much a reading found."""
+    return sum(line.confidence * len(line.text) for line in page.lines)
+
+
+def turn_back(page: OcrPage, quarter_turns: int, width: int, height: int) -> OcrPage:
+    """A page read from `np.rot90(image, quarter_turns)` with its boxes in `image` coordinates
+    (`width` x `height`); reading order and text stay those of the turned reading."""
+
+    def original(x: float, y: float) -> list[float]:
+        if quarter_turns == 1:
+            x, y = width - y, x
+        elif quarter_turns == 2:
+            x, y = width - x, height - y
+        elif quarter_turns == 3:
+            x, y = y, height - x
+        return [round(x, 1), round(y, 1)]
+
+    lines = tuple(replace(line, box=[original(x, y) for x, y in line.box]) for line in page.lines)
+    return replace(page, lines=lines)
 
 
 def assemble_page(lines: Iterable[OcrLine]) -> OcrPage:

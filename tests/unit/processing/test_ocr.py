@@ -13,6 +13,7 @@ from steve_lite.processing.ocr import (
     OcrEngine,
     OcrLine,
     OcrPage,
+    OcrSettings,
     assemble_page,
     document_confidence,
     document_result,
@@ -20,7 +21,9 @@ from steve_lite.processing.ocr import (
     guess_language,
     packaged_model_params,
 )
+from steve_lite.processing.receipts import extract_receipt
 from tests.factories.pages import render_page, render_placed_text
+from tests.factories.receipts import random_receipt_spec, render_receipt
 
 KNOWN_LINES = [
     "Quarterly report for the board",
@@ -231,3 +234,50 @@ def test_document_confidence_averages_pages_that_have_text(known_page: OcrPage) 
 )
 def test_guess_language_names_the_language_of_running_text(text: str, language: str | None) -> None:
     assert guess_language(text) == language
+
+
+@pytest.fixture(scope="module")
+def turning_engine() -> OcrEngine:
+    return OcrEngine(intra_op_threads=2, settings=OcrSettings(orientation=True))
+
+
+def turned_point(x: float, y: float, degrees: int, width: int, height: int) -> tuple[float, float]:
+    """Where PIL's `rotate(degrees, expand=True)` (counter-clockwise) moves a point."""
+    if degrees == 90:
+        return y, width - x
+    if degrees == 180:
+        return width - x, height - y
+    return height - y, x
+
+
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_a_turned_page_is_read_upright_with_boxes_on_the_turned_image(
+    turning_engine: OcrEngine, known_page: OcrPage, degrees: int
+) -> None:
+    upright = Image.open(io.BytesIO(render_page(KNOWN_LINES)))
+    turned = upright.rotate(degrees, expand=True)
+    page = turning_engine.read(turned)
+    assert len(page.lines) == len(KNOWN_LINES)
+    for line, expected in zip(page.lines, KNOWN_LINES, strict=True):
+        assert similarity(line.text, expected) >= 0.9, page.text
+    for line, upright_line in zip(page.lines, known_page.lines, strict=True):
+        expected_corners = sorted(
+            turned_point(x, y, degrees, upright.width, upright.height) for x, y in upright_line.box
+        )
+        for (x, y), (ex, ey) in zip(sorted(map(tuple, line.box)), expected_corners, strict=True):
+            assert abs(x - ex) <= 8 and abs(y - ey) <= 8, (line.box, expected_corners)
+
+
+def test_an_upright_page_reads_the_same_with_orientation_checks_on(
+    turning_engine: OcrEngine, known_page: OcrPage
+) -> None:
+    page = turning_engine.read(Image.open(io.BytesIO(render_page(KNOWN_LINES))))
+    assert page == known_page
+
+
+def test_an_upside_down_receipt_yields_its_fields(turning_engine: OcrEngine) -> None:
+    spec = random_receipt_spec(3)
+    photo = Image.open(io.BytesIO(render_receipt(spec))).rotate(180, expand=True)
+    fields = extract_receipt([turning_engine.read(photo)])
+    assert fields["totalAmount"] == spec.total
+    assert fields["purchaseDate"] == spec.date.isoformat()
