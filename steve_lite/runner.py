@@ -17,9 +17,9 @@ import uvicorn
 from steve_lite import db as database
 from steve_lite.app import create_app
 from steve_lite.heartbeat import forget_process
+from steve_lite.lifetime import die_with_parent_hook
 from steve_lite.queue import Queue
 from steve_lite.settings import Settings
-from steve_lite.storage.embedded import die_with_parent_hook
 from steve_lite.storage.s3 import ObjectStorage
 from steve_lite.storage.setup import SupervisedS3, storage_for
 from steve_lite.supervisor import Supervisor

@@ -6,7 +6,6 @@ server's process id) and `seaweedfs/` (its data).
 """
 
 import contextlib
-import ctypes
 import json
 import os
 import secrets
@@ -17,13 +16,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from minio.helpers import check_bucket_name
 
+from steve_lite.lifetime import die_with_parent_hook
 from steve_lite.storage.s3 import ObjectStorage
 
 COMPONENTS = ("s3", "filer", "master", "volume", "admin")
@@ -36,7 +36,6 @@ LEFTOVER_STOP_SECONDS = 10
 PORT_WAIT_SECONDS = 10
 # weed reads these as fallbacks for its own flags; an inherited value must not change the server.
 WEED_FALLBACK_VARIABLES = ("S3_BUCKET", "S3_EXTERNAL_URL", "S3_TABLE_BUCKET")
-PR_SET_PDEATHSIG = 1
 
 
 class EmbeddedS3Error(Exception):
@@ -184,24 +183,6 @@ def remove_leftover_sockets(ports: Iterable[int]) -> None:
         for grpc_or_http_port in (port, port + GRPC_PORT_OFFSET):
             for path in Path("/tmp").glob(f"seaweedfs-*-{grpc_or_http_port}.sock"):
                 path.unlink(missing_ok=True)
-
-
-def die_with_parent_hook() -> Callable[[], None] | None:
-    """A `preexec_fn` making the child receive SIGTERM when its parent dies (Linux only).
-
-    The kernel ties this to the thread that starts the child: start it from a long-lived thread.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    libc = ctypes.CDLL(None, use_errno=True)
-    parent_pid = os.getpid()
-
-    def die_with_parent() -> None:
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent_pid:  # the parent died before the hook was in place
-            os._exit(1)
-
-    return die_with_parent
 
 
 class EmbeddedS3:

@@ -155,9 +155,6 @@ def test_a_hostile_upload_ends_with_a_reason_and_the_worker_lives_on(
     else:
         assert expected in read_text(job), job
     assert worker.process.poll() is None, worker.output()[-3000:]
-    after = submit_files(api, tenant, "document-ocr", [render_page(TEXT)], "image/png")
-    follow_up = wait_for_job(api, tenant, after["sessionId"], timeout=300, worker=worker)
-    assert follow_up["state"] == "completed" and READS_IT in read_text(follow_up), follow_up
 
 
 def test_an_animated_webp_receipt_is_read_from_its_first_frame(
@@ -198,3 +195,17 @@ def test_a_tall_page_is_read_in_tiles_with_every_line_once(
         assert sum(line.lower() in r.lower() for r in read) <= 1, (line, read)  # none twice
     boxes = [line["box"] for line in job["result"]["extractedData"]["pages"][0]["lines"]]
     assert max(y for box in boxes for _, y in box) > 6000  # page coordinates, not a tile's
+
+
+def test_after_all_of_them_the_same_worker_reads_an_ordinary_page(
+    capped_stack: tuple[WorkerStack, ServerProcess],
+) -> None:
+    stack, worker = capped_stack
+    api, tenant = stack.api, stack.api.tenant()
+    session = submit_files(api, tenant, "document-ocr", [render_page(TEXT)], "image/png")
+
+    job = wait_for_job(api, tenant, session["sessionId"], timeout=300, worker=worker)
+
+    assert job["state"] == "completed" and READS_IT in read_text(job), job
+    assert worker.process.poll() is None
+    assert "Traceback" not in worker.output(), worker.output()[-3000:]
