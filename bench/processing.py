@@ -56,7 +56,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 from common import (
     Server,
-    cpu_seconds,
     create_company_key,
     find_child,
     load_note,
