@@ -49,6 +49,9 @@ from PIL import Image, ImageDraw
 from receipts import EXACT_FIELDS, expected_fields
 
 from steve_lite.processing.ocr import (
+    TODAY_GEOMETRY,
+    TODAY_SETTINGS,
+    DetectorGeometry,
     DetectorLimit,
     OcrEngine,
     OcrLine,
@@ -67,39 +70,31 @@ MODEL_CACHE = Path(tempfile.gettempdir()) / "steve-lite-bench-models"
 
 @dataclass(frozen=True)
 class Candidate:
-    """An engine configuration: its settings and which models run as int8 copies."""
+    """An engine configuration: threads, detector geometry, recogniser settings, int8 models."""
 
-    settings: OcrSettings
+    geometry: DetectorGeometry = TODAY_GEOMETRY
+    settings: OcrSettings = TODAY_SETTINGS
+    threads: int = 1
     int8: tuple[str, ...] = ()
 
 
-NARROW = {"rec_min_width": 96, "rec_batch": 1}
+NARROW = OcrSettings(rec_batch=1, rec_min_width=96)
 NO_UPSCALE = DetectorLimit(2000, "max")
 CONFIGS: dict[str, Candidate] = {
-    "today-2thr": Candidate(OcrSettings(intra_op_threads=2)),
-    "today": Candidate(OcrSettings(intra_op_threads=1)),
-    "rec-narrow": Candidate(OcrSettings(intra_op_threads=1, **NARROW)),
-    "det-noup": Candidate(
-        OcrSettings(intra_op_threads=1, page_detector=NO_UPSCALE, strip_detector=NO_UPSCALE)
-    ),
+    "today-2thr": Candidate(threads=2),
+    "today": Candidate(),
+    "rec-narrow": Candidate(settings=NARROW),
+    "det-noup": Candidate(geometry=DetectorGeometry(page=NO_UPSCALE, strip=NO_UPSCALE)),
     "page1280": Candidate(
-        OcrSettings(
-            intra_op_threads=1,
-            page_detector=DetectorLimit(1280, "max"),
-            strip_detector=NO_UPSCALE,
-            **NARROW,
-        )
+        geometry=DetectorGeometry(page=DetectorLimit(1280, "max"), strip=NO_UPSCALE),
+        settings=NARROW,
     ),
     "page1024": Candidate(
-        OcrSettings(
-            intra_op_threads=1,
-            page_detector=DetectorLimit(1024, "max"),
-            strip_detector=NO_UPSCALE,
-            **NARROW,
-        )
+        geometry=DetectorGeometry(page=DetectorLimit(1024, "max"), strip=NO_UPSCALE),
+        settings=NARROW,
     ),
-    "int8-det": Candidate(OcrSettings(intra_op_threads=1), int8=("Det",)),
-    "int8": Candidate(OcrSettings(intra_op_threads=1), int8=("Det", "Rec")),
+    "int8-det": Candidate(int8=("Det",)),
+    "int8": Candidate(int8=("Det", "Rec")),
 }
 TESSERACT = "tesseract"
 TOKEN = re.compile(r"\w+")
@@ -278,6 +273,8 @@ def run_engine(candidate: Candidate, samples: list[Sample]) -> Run:
     """Read every sample with one engine in this process (run in a fresh child process)."""
     int8 = quantised_models(MODEL_CACHE) if candidate.int8 else {}
     engine = OcrEngine(
+        intra_op_threads=candidate.threads,
+        geometry=candidate.geometry,
         settings=candidate.settings,
         model_paths={section: int8[section] for section in candidate.int8},
     )

@@ -35,6 +35,7 @@ MODEL_FILES = {
     "Rec": "PP-OCRv6_rec_small.onnx",
     "Cls": "ch_ppocr_mobile_v2.0_cls_mobile.onnx",
 }
+DETECTOR_ALIGNMENT = 32
 ROW_TOLERANCE = 0.5
 """Two boxes share a row when their centres differ by less than this share of the smaller height."""
 
@@ -90,23 +91,72 @@ def packaged_model_params() -> dict[str, str]:
 @dataclass(frozen=True)
 class DetectorLimit:
     """How the text detector's input is sized: the image is scaled so that its longest side
-    (`kind="max"`) is at most `side` px, or its shortest side (`kind="min"`) at least `side` px.
-    rapidocr then rounds both sides to multiples of 32."""
+    (`kind="max"`) is at most `side` px, or its shortest side (`kind="min"`) at least `side` px."""
 
     side: int
     kind: Literal["max", "min"]
 
+    def ratio(self, width: int, height: int) -> float:
+        """The detector's scale for an image of this size."""
+        if self.kind == "max":
+            return min(1.0, self.side / max(width, height))
+        return max(1.0, self.side / min(width, height))
+
+
+STRIP_RATIO = 1.8
+"""Long side / short side from which an image is a strip (a till receipt), not a page."""
+
+
+@dataclass(frozen=True)
+class DetectorGeometry:
+    """How the engine resizes an image before its text detector runs (rapidocr's rules: the long
+    side is cut to ``max_side_len``, a short side below ``min_side_len`` is raised to it, then the
+    detector applies ``page`` or, for a strip (sides differing by ``STRIP_RATIO`` or more),
+    ``strip``; sides are rounded to multiples of 32). Only the detector's input is resized: the
+    recogniser reads its text boxes from the image at ``max_side_len``."""
+
+    max_side_len: int = 2000
+    min_side_len: int = 30
+    page: DetectorLimit = DetectorLimit(736, "min")
+    strip: DetectorLimit = DetectorLimit(736, "min")
+
+    def params(self) -> dict[str, Any]:
+        """The rapidocr parameters that set this geometry (the limit is set per image)."""
+        return {
+            "Global.max_side_len": self.max_side_len,
+            "Global.min_side_len": self.min_side_len,
+        }
+
+    def limit(self, width: int, height: int) -> DetectorLimit:
+        """The detector limit for an image of this size: strips and pages differ."""
+        if max(width, height) >= STRIP_RATIO * min(width, height):
+            return self.strip
+        return self.page
+
+    def input_size(self, width: int, height: int) -> tuple[int, int]:
+        """The detector's input size for an image of ``width`` x ``height`` pixels."""
+        if max(width, height) > self.max_side_len:
+            width, height = scaled(width, height, self.max_side_len / max(width, height))
+        if min(width, height) < self.min_side_len:
+            width, height = scaled(width, height, self.min_side_len / min(width, height))
+        return scaled(width, height, self.limit(width, height).ratio(width, height))
+
+
+def scaled(width: int, height: int, ratio: float) -> tuple[int, int]:
+    """Both sides times ``ratio``, rounded to the detector's alignment (at least one unit)."""
+
+    def side(length: int) -> int:
+        return max(
+            DETECTOR_ALIGNMENT, round(int(length * ratio) / DETECTOR_ALIGNMENT) * DETECTOR_ALIGNMENT
+        )
+
+    return side(width), side(height)
+
 
 @dataclass(frozen=True)
 class OcrSettings:
-    """The engine's parameters; `TODAY_SETTINGS` are rapidocr's defaults as first shipped."""
+    """The recogniser's and the orientation check's parameters."""
 
-    intra_op_threads: int | None = None
-    """onnxruntime threads per inference; None: all cores."""
-    page_detector: DetectorLimit = DetectorLimit(736, "min")
-    """Detector input for images that are not tall strips (pages, photos)."""
-    strip_detector: DetectorLimit = DetectorLimit(736, "min")
-    """Detector input for tall or wide strips (receipts): long side / short side >= STRIP_RATIO."""
     rec_batch: int = 6
     """Text boxes recognised per inference call."""
     rec_min_width: int = 320
@@ -115,6 +165,9 @@ class OcrSettings:
     """Check pages that read poorly or sideways for being turned, and read them turned back."""
 
 
+TODAY_GEOMETRY = DetectorGeometry(page=DetectorLimit(736, "min"), strip=DetectorLimit(736, "min"))
+TODAY_SETTINGS = OcrSettings(rec_batch=6, rec_min_width=320, orientation=False)
+"""rapidocr's defaults, as the engine ran before issue 19 (the benchmark's baseline)."""
 TURN_CONFIDENCE = 0.85
 """A first reading with a mean confidence below this may come from a turned page."""
 TURN_SAMPLE = 16
@@ -123,9 +176,6 @@ TURN_SCORE = 0.9
 """Votes below this text-direction score count as upright."""
 TALL_BOX = 1.5
 """A box this many times taller than wide holds sideways text (rapidocr's own rule)."""
-STRIP_RATIO = 1.8
-"""Long side / short side from which an image is a strip (a till receipt), not a page."""
-TODAY_SETTINGS = OcrSettings()
 
 
 class OcrEngine:
@@ -139,38 +189,31 @@ class OcrEngine:
     def __init__(
         self,
         intra_op_threads: int | None = None,
+        geometry: DetectorGeometry | None = None,
         settings: OcrSettings | None = None,
         model_paths: dict[str, Path] | None = None,
     ) -> None:
         """Build the engine; `model_paths` replaces packaged models by section ("Det", "Rec"),
         for example with the int8 copies of `steve_lite.processing.quantise`."""
-        settings = settings or OcrSettings()
-        if intra_op_threads is not None:
-            settings = replace(settings, intra_op_threads=intra_op_threads)
-        self.settings = settings
+        self.geometry = geometry or DetectorGeometry()
+        self.settings = settings or OcrSettings()
         params: dict[str, Any] = {
             "Global.log_level": "warning",
             "Global.use_cls": False,
-            "Rec.rec_batch_num": settings.rec_batch,
-            "Rec.rec_img_shape": [3, 48, settings.rec_min_width],
+            "Rec.rec_batch_num": self.settings.rec_batch,
+            "Rec.rec_img_shape": [3, 48, self.settings.rec_min_width],
+            **self.geometry.params(),
             **packaged_model_params(),
             **{f"{section}.model_path": str(path) for section, path in (model_paths or {}).items()},
         }
-        if settings.intra_op_threads is not None:
-            params["EngineConfig.onnxruntime.intra_op_num_threads"] = settings.intra_op_threads
+        if intra_op_threads is not None:
+            params["EngineConfig.onnxruntime.intra_op_num_threads"] = intra_op_threads
         self._engine = RapidOCR(params=params)
         quiet_rapidocr_logger()
         self._detector = self._engine._load_det_model()  # loaded now to set its limit per call
         self._classifier: TextClassifier | None = None  # text direction, loaded when needed
         self._lock = threading.Lock()
-        logger.debug("OCR engine ready (%s)", settings)
-
-    def detector_limit(self, width: int, height: int) -> DetectorLimit:
-        """The detector limit for an image of this size: strips and pages differ."""
-        ratio = max(width, height) / max(min(width, height), 1)
-        if ratio >= STRIP_RATIO:
-            return self.settings.strip_detector
-        return self.settings.page_detector
+        logger.debug("OCR engine ready (%s, %s)", self.geometry, self.settings)
 
     def read(self, image: Image.Image) -> OcrPage:
         """Recognise the text of one image; boxes are in the coordinates of `image`."""
@@ -183,7 +226,7 @@ class OcrEngine:
 
     def _read_bgr(self, bgr: np.ndarray) -> OcrPage:
         height, width = bgr.shape[:2]
-        limit = self.detector_limit(width, height)
+        limit = self.geometry.limit(width, height)
         self._detector.limit_side_len = limit.side
         self._detector.limit_type = limit.kind
         result = self._engine(bgr)

@@ -5,11 +5,15 @@ import socket
 import threading
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 from PIL import Image
+from rapidocr.ch_ppocr_det.utils import DetPreProcess
 
 from steve_lite.processing.ocr import (
     MODEL_DIR,
+    DetectorGeometry,
+    DetectorLimit,
     OcrEngine,
     OcrLine,
     OcrPage,
@@ -281,3 +285,24 @@ def test_an_upside_down_receipt_yields_its_fields(turning_engine: OcrEngine) -> 
     fields = extract_receipt([turning_engine.read(photo)])
     assert fields["totalAmount"] == spec.total
     assert fields["purchaseDate"] == spec.date.isoformat()
+
+
+@pytest.mark.parametrize(("width", "height"), [(1240, 1754), (620, 1256)])
+def test_the_detector_is_fed_the_input_size_its_geometry_gives(
+    monkeypatch: pytest.MonkeyPatch, width: int, height: int
+) -> None:
+    geometry = DetectorGeometry(page=DetectorLimit(1024, "max"), strip=DetectorLimit(2000, "max"))
+    fresh = OcrEngine(intra_op_threads=1, geometry=geometry)
+    shapes: list[tuple[int, ...]] = []
+    original = DetPreProcess.__call__
+
+    def recording(self: DetPreProcess, img: np.ndarray) -> np.ndarray | None:
+        tensor = original(self, img)
+        if tensor is not None:
+            shapes.append(tensor.shape)
+        return tensor
+
+    monkeypatch.setattr(DetPreProcess, "__call__", recording)
+    page = fresh.read(Image.open(io.BytesIO(render_page(KNOWN_LINES, width=width, height=height))))
+    assert shapes == [(1, 3, *reversed(geometry.input_size(width, height)))]
+    assert similarity(page.lines[0].text, KNOWN_LINES[0]) >= 0.9
