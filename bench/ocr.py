@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -78,23 +78,16 @@ class Candidate:
     int8: tuple[str, ...] = ()
 
 
-NARROW = OcrSettings(rec_batch=1, rec_min_width=96)
-NO_UPSCALE = DetectorLimit(2000, "max")
+TUNED = DetectorGeometry()
 CONFIGS: dict[str, Candidate] = {
     "today-2thr": Candidate(threads=2),
     "today": Candidate(),
-    "rec-narrow": Candidate(settings=NARROW),
-    "det-noup": Candidate(geometry=DetectorGeometry(page=NO_UPSCALE, strip=NO_UPSCALE)),
-    "page1280": Candidate(
-        geometry=DetectorGeometry(page=DetectorLimit(1280, "max"), strip=NO_UPSCALE),
-        settings=NARROW,
-    ),
-    "page1024": Candidate(
-        geometry=DetectorGeometry(page=DetectorLimit(1024, "max"), strip=NO_UPSCALE),
-        settings=NARROW,
-    ),
-    "int8-det": Candidate(int8=("Det",)),
-    "int8": Candidate(int8=("Det", "Rec")),
+    "tuned": Candidate(TUNED, OcrSettings()),
+    "tuned-2thr": Candidate(TUNED, OcrSettings(), threads=2),
+    "page896": Candidate(replace(TUNED, page=DetectorLimit(896, "max")), OcrSettings()),
+    "strip1280": Candidate(replace(TUNED, strip=DetectorLimit(1280, "max")), OcrSettings()),
+    "rec-only": Candidate(settings=OcrSettings(orientation=False)),
+    "tuned-int8": Candidate(TUNED, OcrSettings(), int8=("Det", "Rec")),
 }
 TESSERACT = "tesseract"
 TOKEN = re.compile(r"\w+")

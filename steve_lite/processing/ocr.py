@@ -117,8 +117,8 @@ class DetectorGeometry:
 
     max_side_len: int = 2000
     min_side_len: int = 30
-    page: DetectorLimit = DetectorLimit(736, "min")
-    strip: DetectorLimit = DetectorLimit(736, "min")
+    page: DetectorLimit = DetectorLimit(1024, "max")
+    strip: DetectorLimit = DetectorLimit(2000, "max")
 
     def params(self) -> dict[str, Any]:
         """The rapidocr parameters that set this geometry (the limit is set per image)."""
@@ -157,11 +157,11 @@ def scaled(width: int, height: int, ratio: float) -> tuple[int, int]:
 class OcrSettings:
     """The recogniser's and the orientation check's parameters."""
 
-    rec_batch: int = 6
-    """Text boxes recognised per inference call."""
-    rec_min_width: int = 320
+    rec_batch: int = 1
+    """Text boxes recognised per inference call (a batch is padded to its widest box)."""
+    rec_min_width: int = 96
     """Narrowest recogniser input (px at 48 px height); shorter crops are padded up to it."""
-    orientation: bool = False
+    orientation: bool = True
     """Check pages that read poorly or sideways for being turned, and read them turned back."""
 
 
