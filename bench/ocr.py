@@ -59,36 +59,32 @@ from steve_lite.processing.ocr import (
     OcrSettings,
     assemble_page,
 )
-from steve_lite.processing.quantise import quantised_models
 from steve_lite.processing.receipts import extract_receipt
 from tests.factories.pages import encode_image, load_font, render_page
 from tests.factories.receipts import random_receipt_spec, receipt_rows, render_receipt
 
 REAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "receipts-dev"
-MODEL_CACHE = Path(tempfile.gettempdir()) / "steve-lite-bench-models"
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """An engine configuration: threads, detector geometry, recogniser settings, int8 models."""
+    """An engine configuration: threads, detector geometry, recogniser settings."""
 
     geometry: DetectorGeometry = TODAY_GEOMETRY
     settings: OcrSettings = TODAY_SETTINGS
     threads: int = 1
-    int8: tuple[str, ...] = ()
 
 
-TUNED = DetectorGeometry()
+TUNED = DetectorGeometry()  # the engine's defaults
 CONFIGS: dict[str, Candidate] = {
-    "today-2thr": Candidate(threads=2),
     "today": Candidate(),
+    "today-2thr": Candidate(threads=2),
     "tuned": Candidate(TUNED, OcrSettings()),
     "tuned-2thr": Candidate(TUNED, OcrSettings(), threads=2),
+    "tuned-no-turn": Candidate(TUNED, OcrSettings(orientation=False)),
     "page896": Candidate(replace(TUNED, page=DetectorLimit(896, "max")), OcrSettings()),
-    "strip1280": Candidate(replace(TUNED, strip=DetectorLimit(1280, "max")), OcrSettings()),
-    "rec-only": Candidate(settings=OcrSettings(orientation=False)),
-    "tuned-int8": Candidate(TUNED, OcrSettings(), int8=("Det", "Rec")),
 }
+DEFAULT_CONFIGS = "today,tuned,tuned-no-turn"
 TESSERACT = "tesseract"
 TOKEN = re.compile(r"\w+")
 A4_VOCABULARY = (
@@ -264,12 +260,10 @@ def image_sets(args: argparse.Namespace) -> dict[str, list[Sample]]:
 
 def run_engine(candidate: Candidate, samples: list[Sample]) -> Run:
     """Read every sample with one engine in this process (run in a fresh child process)."""
-    int8 = quantised_models(MODEL_CACHE) if candidate.int8 else {}
     engine = OcrEngine(
         intra_op_threads=candidate.threads,
         geometry=candidate.geometry,
         settings=candidate.settings,
-        model_paths={section: int8[section] for section in candidate.int8},
     )
     engine.read(Image.open(io.BytesIO(samples[0].image)))  # warm-up, not counted
     run = Run()
@@ -415,7 +409,9 @@ def main() -> None:
     parser.add_argument("--real", type=int, default=30, help="real receipts (of 150)")
     parser.add_argument("--generated", type=int, default=20, help="generated receipts")
     parser.add_argument("--pages", type=int, default=4, help="pages per page set")
-    parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated names")
+    parser.add_argument(
+        "--configs", default=DEFAULT_CONFIGS, help=f"comma-separated, of: {', '.join(CONFIGS)}"
+    )
     parser.add_argument(
         "--sets",
         default="real-receipts,gen-receipts,project-pages,a4-150,a4-300,turned",
@@ -425,8 +421,6 @@ def main() -> None:
     args = parser.parse_args()
     args.sets = args.sets.split(",")
     names = args.configs.split(",")
-    if any(CONFIGS[name].int8 for name in names):
-        quantised_models(MODEL_CACHE)  # made once, before any timing
     if "today" not in names:
         names.insert(0, "today")
 

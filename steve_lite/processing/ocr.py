@@ -174,6 +174,8 @@ TURN_SAMPLE = 16
 """Longest text boxes whose direction the text-direction model votes on."""
 TURN_SCORE = 0.9
 """Votes below this text-direction score count as upright."""
+CLASSIFIER_ASPECT = 4
+"""Width / height of the text-direction model's input (192 x 48 px)."""
 TALL_BOX = 1.5
 """A box this many times taller than wide holds sideways text (rapidocr's own rule)."""
 
@@ -191,10 +193,7 @@ class OcrEngine:
         intra_op_threads: int | None = None,
         geometry: DetectorGeometry | None = None,
         settings: OcrSettings | None = None,
-        model_paths: dict[str, Path] | None = None,
     ) -> None:
-        """Build the engine; `model_paths` replaces packaged models by section ("Det", "Rec"),
-        for example with the int8 copies of `steve_lite.processing.quantise`."""
         self.geometry = geometry or DetectorGeometry()
         self.settings = settings or OcrSettings()
         params: dict[str, Any] = {
@@ -204,7 +203,6 @@ class OcrEngine:
             "Rec.rec_img_shape": [3, 48, self.settings.rec_min_width],
             **self.geometry.params(),
             **packaged_model_params(),
-            **{f"{section}.model_path": str(path) for section, path in (model_paths or {}).items()},
         }
         if intra_op_threads is not None:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = intra_op_threads
@@ -266,7 +264,7 @@ class OcrEngine:
         boxes = [line.box for line in page.lines if is_tall(line.box) == sideways]
         boxes.sort(key=lambda box: -max(edge_lengths(box)))
         crops = [
-            get_rotate_crop_image(bgr, np.array(box, dtype=np.float32))
+            classifier_window(get_rotate_crop_image(bgr, np.array(box, dtype=np.float32)))
             for box in boxes[:TURN_SAMPLE]
         ]
         if not crops:
@@ -279,6 +277,15 @@ class OcrEngine:
         if sideways:  # rapidocr turned these crops a quarter counter-clockwise before the vote
             return 3 if flipped else 1
         return 2 if flipped else 0
+
+
+def classifier_window(crop: np.ndarray) -> np.ndarray:
+    """The middle of a line crop, at most CLASSIFIER_ASPECT times as wide as high: the
+    text-direction model squeezes its input to 192 x 48 px, so a whole long line would be a blur."""
+    height, width = crop.shape[:2]
+    window = min(width, CLASSIFIER_ASPECT * height)
+    start = (width - window) // 2
+    return crop[:, start : start + window]
 
 
 def is_sideways(page: OcrPage) -> bool:

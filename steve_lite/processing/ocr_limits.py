@@ -1,10 +1,12 @@
 """What one OCR call may be given: shape guards, and the tiling and scaling that bound its memory.
 
 The OCR engine scales every image before its text detector runs (see
-:class:`~steve_lite.processing.ocr.DetectorGeometry`): a short side below 736 px is scaled *up*
-to 736 px, so a 40 x 400 image becomes a 736 x 7360 tensor, and a 1 x 2000 one a tensor of a
-million pixels per row. The detector's memory grows with its input at roughly 200 bytes a pixel
-(measured: 0.9 GB for a 2000 x 2000 input), so the input size is what must be bounded.
+:class:`~steve_lite.processing.ocr.DetectorGeometry`). rapidocr's own rule scaled a short side
+below 736 px *up* to 736 px, so a 40 x 400 image became a 736 x 7360 tensor, and a 1 x 2000 one a
+tensor of a million pixels per row; the engine's geometry no longer scales up (issue 19), but a
+geometry may, and the planning below asks the geometry for the input size. The detector's memory
+grows with its input at roughly 200 bytes a pixel (measured: 0.9 GB for a 2000 x 2000 input), so
+the input size is what must be bounded.
 
 Three rules, each configurable (``STEVE_OCR_*``):
 
