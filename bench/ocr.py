@@ -174,7 +174,7 @@ def generated_receipt(seed: int, rotate: float = 0.0) -> Sample:
             words += tokens(f"{row.left} {row.right}")
     languages = {"EUR": "eng+deu", "PLN": "eng+pol", "CHF": "eng+deu"}.get(spec.currency, "eng")
     return Sample(
-        name=f"receipt-{seed}",
+        name=f"receipt-{seed}" + (f"-turn{rotate:g}" if rotate else ""),
         image=photo,
         words=words,
         full_truth=True,
@@ -426,6 +426,7 @@ def main() -> None:
 
     sets = image_sets(args)
     samples = [sample for set_samples in sets.values() for sample in set_samples]
+    assert len({sample.name for sample in samples}) == len(samples), "sample names must differ"
     print(f"{len(samples)} images in {len(sets)} sets; configurations: {', '.join(names)}")
     runs: dict[str, Run] = {}
     context = multiprocessing.get_context("spawn")

@@ -90,9 +90,17 @@ def check_page_shape(width: int, height: int, limits: OcrLimits) -> None:
         )
 
 
-def plan_tiles(width: int, height: int, limits: OcrLimits, input_size: InputSize) -> list[Tile]:
+def plan_tiles(
+    width: int,
+    height: int,
+    limits: OcrLimits,
+    input_size: InputSize,
+    max_side: int | None = None,
+) -> list[Tile]:
     """The tiles to read a page of this size in, each within the limits' pixel budget.
 
+    ``max_side`` is the longest side the engine works at (it cuts larger images to it anyway):
+    a tile is scaled down to it, so the engine is never sent more pixels than it uses.
     Call :func:`check_page_shape` first: the plan assumes a page within its bounds.
     """
     vertical = height >= width
@@ -104,6 +112,8 @@ def plan_tiles(width: int, height: int, limits: OcrLimits, input_size: InputSize
         keep_to = math.inf if index == len(spans) - 1 else (end + spans[index + 1][0]) / 2
         box = (0, start, short, end) if vertical else (start, 0, end, short)
         scale = fitting_scale(box[2] - box[0], box[3] - box[1], limits, input_size)
+        if max_side is not None:
+            scale = min(scale, max_side / max(box[2] - box[0], box[3] - box[1]))
         tiles.append(Tile(*box, scale=scale, keep_from=keep_from, keep_to=keep_to))
     return tiles
 

@@ -125,3 +125,11 @@ def test_lines_go_back_to_page_coordinates_and_the_overlap_is_kept_once() -> Non
     assert len(kept) == 1
     centre = sum(y for _, y in kept[0].box) / 4
     assert centre == pytest.approx(seam - 10, abs=0.5)
+
+
+def test_a_large_page_is_sent_at_the_longest_side_the_engine_works_at() -> None:
+    geometry = DetectorGeometry()  # pages' detector input is cut to 1024 px: within any budget
+    (tile,) = plan_tiles(8900, 8900, LIMITS, geometry.input_size, geometry.max_side_len)
+    assert tile.size == (geometry.max_side_len, geometry.max_side_len)
+    (small,) = plan_tiles(1240, 1754, LIMITS, geometry.input_size, geometry.max_side_len)
+    assert small.scale == 1.0
