@@ -18,6 +18,7 @@ from steve_lite.companies.routes import ROUTES as COMPANY_ROUTES
 from steve_lite.group_commit import GroupCommit
 from steve_lite.health import ROUTES as HEALTH_ROUTES
 from steve_lite.http.cors import skip_cors_without_origin
+from steve_lite.http.observe import observe_requests
 from steve_lite.http.openapi import SwaggerWithBodies, document_problems
 from steve_lite.http.problems import EXCEPTION_HANDLERS
 from steve_lite.http.request_id import add_response_headers
@@ -116,4 +117,5 @@ def create_app(
     )
     document_problems(app.openapi_schema)
     skip_cors_without_origin(app)
+    observe_requests(app)
     return app

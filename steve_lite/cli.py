@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlite_utils import Database
 
 from steve_lite import db as database
+from steve_lite import metrics
 from steve_lite.bootstrap import create_demo_company, prepare_database
 from steve_lite.companies import service as companies
 from steve_lite.log import configure_logging
@@ -92,7 +93,7 @@ def main(ctx: click.Context) -> None:
             f"STEVE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
         )
         raise click.ClickException(f"invalid configuration: {problems}") from None
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     ctx.obj = Context(settings)
 
 
@@ -134,6 +135,7 @@ def worker(ctx: Context) -> None:
     from steve_lite.worker import run_worker
 
     ctx.db  # noqa: B018 - open and migrate before working
+    metrics.record_to_directory(metrics.worker_metrics_dir(ctx.settings))
     warn_if_private_webhooks(ctx.settings)
     try:
         run_worker(ctx.settings, configured_storage(ctx.settings))

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import anyio
-from litestar import MediaType, Request, Response, get
+from litestar import Request, Response, get
+from prometheus_client import CONTENT_TYPE_LATEST
 
+from steve_lite import __version__
 from steve_lite.http.openapi import add_request_bodies
+from steve_lite.metrics import exposition, worker_metrics_dir
+from steve_lite.metrics_state import StateCollector
 
 logger = logging.getLogger("steve_lite.health")
-STARTED = time.monotonic()
 
 
 @get("/healthz", include_in_schema=True)
 async def healthz() -> dict[str, str]:
-    """The process is alive."""
-    return {"status": "ok"}
+    """The process is alive; the version it runs."""
+    return {"status": "ok", "version": __version__}
 
 
 @get("/readyz")
@@ -42,23 +44,14 @@ def database_ok(request: Request[Any, Any, Any]) -> bool:
     return True
 
 
-@get("/metrics", media_type=MediaType.TEXT)
-async def metrics(request: Request[Any, Any, Any]) -> str:
-    """Prometheus text: sessions, submissions and webhook deliveries by state."""
-    db = request.app.state.db
-    lines = [
-        "# HELP steve_uptime_seconds Seconds since this process started.",
-        "# TYPE steve_uptime_seconds gauge",
-        f"steve_uptime_seconds {time.monotonic() - STARTED:.3f}",
-    ]
-    for metric, sql in (
-        ("steve_sessions", "SELECT state, COUNT(*) FROM sessions GROUP BY state"),
-        ("steve_submissions", "SELECT status, COUNT(*) FROM submissions GROUP BY status"),
-        ("steve_webhook_events", "SELECT status, COUNT(*) FROM webhook_events GROUP BY status"),
-    ):
-        lines += [f"# HELP {metric} Rows by state.", f"# TYPE {metric} gauge"]
-        lines += [f'{metric}{{state="{state}"}} {count}' for state, count in db.execute(sql)]
-    return "\n".join(lines) + "\n"
+@get("/metrics", media_type=CONTENT_TYPE_LATEST)
+async def metrics(request: Request[Any, Any, Any]) -> bytes:
+    """Prometheus text: the API's requests, the workers' processing and webhooks, the queue."""
+    state = request.app.state
+    return exposition(
+        StateCollector(state.db, state.queue),
+        worker_directory=worker_metrics_dir(state.settings),
+    )
 
 
 @get("/openapi.json", include_in_schema=False)

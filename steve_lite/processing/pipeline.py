@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
+from steve_lite import metrics
 from steve_lite.clock import now_iso, to_iso, utcnow
 from steve_lite.db import transaction
 from steve_lite.processing import fraud
@@ -140,7 +142,7 @@ def read_pages(
     """OCR every page; store each page's text for later fraud checks."""
     pages = []
     for file, image in zip(files, images, strict=True):
-        page = runtime.ocr.read(image.image)
+        page = metrics.time_ocr_page(runtime.ocr.read, image.image)
         pages.append(page)
         runtime.db.execute(
             "UPDATE session_files SET ocr_text = ? WHERE session_id = ? AND file_index = ?",
@@ -317,6 +319,7 @@ def process_session(runtime: Runtime, session_id: str) -> None:
     if session is None or session["state"] != "submitted":
         logger.info("session %s is not waiting for processing; nothing to do", session_id)
         return
+    started = time.perf_counter()
     mark_started(db, session, runtime.settings.processing_lease_seconds)
     definition = get_definition(db, session["workflow_id"], session["workflow_version"])
     assert definition is not None
@@ -326,6 +329,7 @@ def process_session(runtime: Runtime, session_id: str) -> None:
         images = load_images(runtime, session, files, accepted)
     except FileFailure as exc:
         if finish_failed(db, session, str(exc)):
+            metrics.session_processed(definition.slug, "failed", started, files)
             logger.info("session %s failed: %s", session_id, exc)
             dispatch_events(runtime, session_id)
         return
@@ -333,6 +337,7 @@ def process_session(runtime: Runtime, session_id: str) -> None:
     data, confidence, summary = run_processor(runtime, session, definition, files, images, hashed)
     outcome = decide(db, session, definition, hashed, data, confidence, summary)
     if finish_completed(db, session, outcome):
+        metrics.session_processed(definition.slug, outcome.status, started, files)
         logger.info("session %s completed: %s", session_id, outcome.status)
         dispatch_events(runtime, session_id)
     else:
