@@ -16,7 +16,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -189,15 +189,17 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def session_processed(
-    workflow: str, outcome: str, started: float, files: Sequence[Mapping[str, Any]]
-) -> None:
-    """Count one processed session: its duration since ``started`` (``time.perf_counter()``),
-    and its files and their bytes (rows with ``size_bytes``)."""
+def session_processed(workflow: str, outcome: str, started: float) -> None:
+    """Count one processed session and its duration since ``started`` (``perf_counter()``)."""
     metrics = worker_metrics()
     metrics.processing_seconds.labels(workflow, outcome).observe(time.perf_counter() - started)
-    metrics.files.labels(workflow).inc(len(files))
-    metrics.bytes.labels(workflow).inc(sum(file["size_bytes"] or 0 for file in files))
+
+
+def file_read(workflow: str, size_bytes: int) -> None:
+    """Count one file downloaded and read (OCR or photo checks), and its bytes."""
+    metrics = worker_metrics()
+    metrics.files.labels(workflow).inc()
+    metrics.bytes.labels(workflow).inc(size_bytes)
 
 
 def time_ocr_page(read: Callable[[T], R], page: T) -> R:

@@ -87,8 +87,6 @@ class StateCollector:
         return family
 
     def heartbeats(self) -> Iterator[Metric]:
-        if not self.db["worker_heartbeats"].exists():  # until migration 0004 is merged
-            return
         rows = self.db.execute("SELECT beat_at FROM worker_heartbeats").fetchall()
         now = utcnow()
         ages = [(now - parse_iso(row[0])).total_seconds() for row in rows]

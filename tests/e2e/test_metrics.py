@@ -118,3 +118,5 @@ def test_metrics_count_requests_processing_ocr_webhooks_and_refusals(
     assert value(samples, "steve_queue_oldest_age_seconds", task="process_session") == 0
     assert value(samples, "steve_sessions", state="completed") >= 1
     assert value(samples, "steve_build_info") == 1
+    assert value(samples, "steve_worker_heartbeats") == 1
+    assert 0 <= value(samples, "steve_worker_heartbeat_age_seconds") < 60
