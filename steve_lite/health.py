@@ -11,20 +11,22 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from steve_lite import __version__
 from steve_lite.heartbeat import live_workers
+from steve_lite.http import reference as docs
 from steve_lite.http.openapi import add_request_bodies
+from steve_lite.http.reference import add_examples
 from steve_lite.metrics import exposition, worker_metrics_dir
 from steve_lite.metrics_state import StateCollector
 
 logger = logging.getLogger("steve_lite.health")
 
 
-@get("/healthz", include_in_schema=True)
+@get("/healthz", tags=[docs.SERVICE], summary="Liveness and version")
 async def healthz() -> dict[str, str]:
     """The process is alive; the version it runs."""
     return {"status": "ok", "version": __version__}
 
 
-@get("/readyz")
+@get("/readyz", tags=[docs.SERVICE], summary="Readiness")
 async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     """The database and the object storage answer, and a worker has beaten recently (unless
     ``STEVE_READY_REQUIRES_WORKER`` is off)."""
@@ -54,7 +56,7 @@ def workers_alive(request: Request[Any, Any, Any]) -> bool:
     return live_workers(request.app.state.db, stale) > 0
 
 
-@get("/metrics", media_type=CONTENT_TYPE_LATEST)
+@get("/metrics", media_type=CONTENT_TYPE_LATEST, tags=[docs.SERVICE], summary="Prometheus metrics")
 async def metrics(request: Request[Any, Any, Any]) -> bytes:
     """Prometheus text: the API's requests, the workers' processing and webhooks, the queue."""
     state = request.app.state
@@ -67,7 +69,7 @@ async def metrics(request: Request[Any, Any, Any]) -> bytes:
 @get("/openapi.json", include_in_schema=False)
 async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the API."""
-    return add_request_bodies(request.app.openapi_schema.to_schema())
+    return add_examples(add_request_bodies(request.app.openapi_schema.to_schema()))
 
 
 ROUTES = [healthz, readyz, metrics, openapi_json]
