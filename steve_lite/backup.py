@@ -26,7 +26,7 @@ from steve_lite.clock import now_iso
 from steve_lite.db import BUSY_TIMEOUT_MS
 from steve_lite.settings import Settings
 from steve_lite.storage.s3 import ObjectNotFoundError, ObjectStorage
-from steve_lite.storage.setup import endpoint_record, start_embedded, stop_embedded, storage_for
+from steve_lite.storage.setup import SupervisedS3, endpoint_record, storage_for
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -72,11 +72,11 @@ def reachable_storage(settings: Settings) -> Iterator[ObjectStorage]:
     if not settings.embedded_s3 or endpoint_record(settings).exists():
         yield storage_for(settings)
         return
-    server = start_embedded(settings)
+    embedded = SupervisedS3(settings)
     try:
-        yield storage_for(settings, server)
+        yield storage_for(settings, embedded.server)
     finally:
-        stop_embedded(settings, server)
+        embedded.stop()
 
 
 def object_path(root: Path, key: str) -> Path:
