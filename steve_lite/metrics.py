@@ -17,6 +17,7 @@ import re
 import socket
 import time
 from collections.abc import Callable, Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -151,11 +152,17 @@ def worker_metrics_dir(settings: Settings) -> Path:
     return settings.data_dir / "metrics"
 
 
+@cache
+def host_name() -> str:
+    """This host's name, safe in a file name."""
+    return re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())
+
+
 def process_file_id() -> str:
     """``worker-<host>-<pid>``: unique among worker processes sharing one data dir, also across
-    containers (which may all have the same pid) on one volume."""
-    host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())
-    return f"{WORKER_FILE_PREFIX}-{host}-{os.getpid()}"
+    containers (which may all have the same pid) on one volume. prometheus_client asks for it
+    on every write, to notice a fork."""
+    return f"{WORKER_FILE_PREFIX}-{host_name()}-{os.getpid()}"
 
 
 def record_to_directory(directory: Path) -> None:
@@ -172,8 +179,7 @@ def record_to_directory(directory: Path) -> None:
 def remove_dead_process_files(directory: Path) -> None:
     """Delete worker files of this host whose process is gone (a restarted worker starts its
     counters anew; Prometheus reads the drop as a counter reset)."""
-    own_host = process_file_id().rsplit("-", 1)[0]
-    for path in directory.glob(f"*_{own_host}-*.db"):
+    for path in directory.glob(f"*_{WORKER_FILE_PREFIX}-{host_name()}-*.db"):
         pid = path.stem.rsplit("-", 1)[1]
         if pid.isdigit() and not pid_alive(int(pid)):
             path.unlink(missing_ok=True)
