@@ -25,7 +25,7 @@ install:
 # `just lock --upgrade` moves every pin to the newest release, `--upgrade-package NAME` one
 lock *args: install
     {{bin}}/python -m pip install -q 'uv>=0.5'
-    {{bin}}/uv pip compile pyproject.toml --extra test --universal --python-version 3.11 \
+    {{bin}}/uv pip compile --quiet pyproject.toml --extra test --universal --python-version 3.11 \
         --custom-compile-command "just lock" -o constraints.txt {{args}}
 
 # bring the whole service up: API, worker and embedded S3 server
