@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import cast
 
 from litestar import Litestar
-from litestar.types import Message, Receive, Scope, Send
+from litestar.types import HTTPScope, Message, Receive, Scope, Send
 
 from steve_lite import metrics
 from steve_lite.http.request_id import request_id_for
@@ -25,6 +26,7 @@ def observe_requests(app: Litestar) -> None:
         if scope["type"] != "http":
             await inner(scope, receive, send)
             return
+        http = cast(HTTPScope, scope)
         started = time.perf_counter()
         status = 500
 
@@ -39,14 +41,14 @@ def observe_requests(app: Litestar) -> None:
         finally:
             seconds = time.perf_counter() - started
             route = scope.get("path_template")
-            metrics.observe_request(route, scope["method"], status, seconds)
+            metrics.observe_request(route, http["method"], status, seconds)
             if access_log.isEnabledFor(logging.INFO):
-                log_request(scope, route, status, seconds)
+                log_request(http, route, status, seconds)
 
     app.asgi_handler = handler
 
 
-def log_request(scope: Scope, route: str | None, status: int, seconds: float) -> None:
+def log_request(scope: HTTPScope, route: str | None, status: int, seconds: float) -> None:
     key = scope.get("user")
     access_log.info(
         "%s %s %s %.1f ms",
