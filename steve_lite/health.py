@@ -26,7 +26,12 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok", "version": __version__}
 
 
-@get("/readyz", tags=[docs.SERVICE], summary="Readiness")
+@get(
+    "/readyz",
+    tags=[docs.SERVICE],
+    summary="Readiness",
+    responses={503: docs.NOT_READY},
+)
 async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     """The database and the object storage answer, and a worker has beaten recently (unless
     ``STEVE_READY_REQUIRES_WORKER`` is off)."""

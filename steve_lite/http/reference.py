@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar.openapi.spec import Tag
+from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import Example, Tag
 
 WORKFLOWS = "Workflows"
 SESSIONS = "Sessions"
@@ -244,6 +245,22 @@ RESOLVE_FRAUD_MATCH = rules(
 )
 
 # ---------------------------------------------------------------- examples
+
+NOT_READY = ResponseSpec(
+    dict[str, Any],
+    description="Not ready: a check failed (with `STEVE_READY_REQUIRES_WORKER`, also when no "
+    "worker has beaten recently)",
+    generate_examples=False,
+    examples=[
+        Example(
+            summary="no worker",
+            value={
+                "status": "unavailable",
+                "checks": {"database": True, "storage": True, "worker": False},
+            },
+        )
+    ],
+)
 
 COMPANY_ID = "co_0193a5f2c4e1a3f9c2d47b8e61a0"
 KEY_ID = "key_0193a5f2c5107d3e9a44c1b2f3e4"
