@@ -53,6 +53,7 @@ def receipt_rows(pages: Sequence[OcrPage]) -> list[Row]:
 GLUED_TOKENS = (
     # a date glued to the time after it: 09/03/20184:21:23PM
     (re.compile(r"(?<!\d)(\d{1,2}[-/.]{1,2}\d{1,2}[-/.]{1,2}\d{4})(?=\d{1,2}:\d{2})"), r"\1 "),
+    (re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2}|(?:19|20)\d{2})(?=\d{1,2}:\d{2})"), r"\1 "),
     # a label glued to its amount: TOTAL:193.00, RM23.60
     (re.compile(r"(?<=[^\W\d_]):(?=[-$]?\d)"), ": "),
     (re.compile(r"(?<=[^\W\d_]{2})(?=\d+[.,]\d{2}(?!\d))"), " "),

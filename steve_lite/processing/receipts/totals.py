@@ -153,6 +153,14 @@ def find_total(
         best = candidates.get(value)
         if value > 0 and (best is None or (weight, index) > best):
             candidates[value] = (weight, index)
+    for rounding_index, rounding in by_kind.get("rounding", []):
+        for value, (_, index) in list(candidates.items()):
+            rounded = [
+                other for other, (_, other_index) in candidates.items()
+                if other_index > rounding_index and same(abs(other - value), rounding)
+            ]  # fmt: skip
+            if index < rounding_index and rounded:
+                del candidates[value]  # the total before rounding
     if not candidates and items_sum is not None:
         lost = amount_without_separator(texts, kinds, items_sum)
         if lost is not None:
