@@ -11,6 +11,7 @@ from steve_lite.storage.embedded import EmbeddedS3
 from tests.support.cli import run_cli, run_json
 from tests.support.processes import ServerProcess, s3_env
 from tests.support.waiting import wait_until
+from tests.support.worker import wait_worker_ready
 
 
 def make_key(data_dir: Path) -> str:
@@ -37,6 +38,7 @@ def test_serve_answers_over_tcp_and_stops_on_sigterm(
         assert alone.json()["checks"] == {"database": True, "storage": True, "worker": False}
         worker = ServerProcess(data_dir, "worker", STEVE_OCR_WARMUP="false", **env)
         try:
+            wait_worker_ready(worker, threads=0)  # its SIGTERM handler is in place
             wait_until(
                 lambda: httpx.get(f"{server.url}/readyz").status_code == 200,
                 60,
