@@ -20,6 +20,7 @@ from steve_lite.processing.receipts.rows import Row
 from steve_lite.processing.receipts.text import fold, words_of
 
 MERCHANT_SEARCH_ROWS = 8
+MAX_NAME_ROWS = 3
 LEGAL_FORM = re.compile(
     r"(?<![A-Z])(?:SDN\.?\s*BHD|S/B|BHD|BERHAD|GMBH|MBH|AG|KG|OHG|UG|SP\.?\s*Z\s*O\.?\s*O|S\.?\s?A"
     r"|S\.?R\.?L|S\.?P\.?A|S\.?A\.?S|SARL|B\.?V|N\.?V|LLC|L\.?L\.?C|INC|CORP|LTD|LIMITED|PLC|PTY|PTE"
@@ -51,7 +52,7 @@ REGISTRATION = re.compile(
     re.IGNORECASE,
 )
 REGISTRATION_ROW = re.compile(
-    r"^\W*(?:co\.?|company|reg|roc|gst|sst|business)\b.*\d|^\W*\(?\d{4,}[\s-]*[A-Z]?\)?\W*$",
+    r"^\W*(?:co\.?|company|companyno|reg|roc|gst|sst|business)\b.*\d|^\W*\(?\d{4,}[\s-]*[A-Z]?\)?\W*$",
     re.IGNORECASE,
 )
 HEADER_WORDS = frozenset(
@@ -86,11 +87,14 @@ class MerchantFinding:
     candidates: int
 
 
-def is_name_like(text: str) -> bool:
+def is_name_like(raw: str) -> bool:
     """Whether a top row could be the merchant's name rather than an address, number or label."""
+    if REGISTRATION_ROW.search(raw) or CONTACT_PATTERN.search(raw):
+        return False
+    text = tidy_name(raw)
     letters = sum(char.isalpha() for char in text)
     digits = sum(char.isdigit() for char in text)
-    if letters < 3 or digits > 0.3 * (letters + digits):
+    if letters < 3 or digits > 0.4 * (letters + digits):
         return False
     if CONTACT_PATTERN.search(text) or PERSON_LINE.search(text) or REGISTRATION_ROW.search(text):
         return False
@@ -110,64 +114,90 @@ def is_name_like(text: str) -> bool:
 
 def has_legal_suffix(text: str) -> bool:
     """Whether the row carries a legal-entity suffix or a business word (TRADING, ENTERPRISE)."""
-    return bool(LEGAL_SUFFIX.search(fold(text)))
+    return bool(LEGAL_SUFFIX.search(fold(undo_legal_form_slips(text))))
 
 
 def has_legal_form(text: str) -> bool:
     """Whether the row carries a legal form proper (SDN BHD, GmbH, LLC, Ltd, S.A., ...)."""
-    return bool(LEGAL_FORM.search(fold(text)))
+    return bool(LEGAL_FORM.search(fold(undo_legal_form_slips(text))))
 
 
 def find_merchant(rows: Sequence[Row]) -> MerchantFinding | None:
     """The merchant name block (see the module rules)."""
     top = rows[:MERCHANT_SEARCH_ROWS]
-    candidates = [index for index, row in enumerate(top) if is_name_like(tidy_name(row.text))]
+    candidates = [index for index, row in enumerate(top) if is_name_like(row.text)]
     if not candidates:
         return None
     median_height = statistics.median(row.height for row in rows)
-    suffixed = [index for index in candidates if has_legal_suffix(top[index].text)]
+    formed = [index for index in candidates if has_legal_form(top[index].text)]
+    suffixed = formed or [index for index in candidates if has_legal_suffix(top[index].text)]
     tallest = max(top[index].height for index in candidates)
-    prominent_rows = [index for index in candidates if top[index].height >= 0.9 * tallest]
-    index = suffixed[0] if suffixed else prominent_rows[0]
-    name = tidy_name(top[index].text)
-    used = 1
-    previous = index - 1
-    if (
-        suffixed
-        and previous in candidates
-        and not has_legal_suffix(top[previous].text)
-        and starts_with_suffix(top[index].text)
-    ):
-        name, index, used = f"{tidy_name(top[previous].text)} {name}", previous, 2
-    following = index + used
-    if used == 1 and following in candidates and following < len(top):
-        next_row = top[following]
-        joins_suffix = not has_legal_form(top[index].text) and has_legal_form(next_row.text)
-        same_size = (
-            top[index].height > 1.2 * median_height and next_row.height >= 0.9 * top[index].height
-        )
-        if joins_suffix or same_size:
-            name, used = f"{name} {tidy_name(next_row.text)}", 2
-    prominent = top[index].height >= 0.9 * tallest and top[index].height > 1.1 * median_height
+    if suffixed:
+        last = suffixed[0]
+        first = last
+        while (
+            first - 1 in candidates
+            and last - first < MAX_NAME_ROWS - 1
+            and continues(top[first - 1].text, top[first].text)
+        ):
+            first -= 1  # the name runs over from the rows above
+    else:
+        first = next(index for index in candidates if top[index].height >= 0.9 * tallest)
+        last = first
+        following = first + 1
+        if (
+            following in candidates
+            and top[first].height > 1.2 * median_height
+            and top[following].height >= 0.9 * top[first].height
+        ):
+            last = following
+    name = " ".join(tidy_name(top[index].text) for index in range(first, last + 1))
+    prominent = top[first].height >= 0.9 * tallest and top[first].height > 1.1 * median_height
     return MerchantFinding(
-        value=name,
-        row_index=index,
-        rows=used,
-        legal_suffix=bool(suffixed) or has_legal_suffix(name),
+        value=tidy_name(name),
+        row_index=first,
+        rows=last - first + 1,
+        legal_suffix=bool(suffixed),
         prominent=prominent,
         candidates=len(candidates),
     )
 
 
-def starts_with_suffix(text: str) -> bool:
-    """Whether a row begins with the legal part of a name (`CO. (M) SDN BHD`)."""
-    match = LEGAL_SUFFIX.search(fold(text))
-    return bool(match and match.start() <= 2)
+def continues(above: str, below: str) -> bool:
+    """Whether the row below carries on the name of the row above: it holds little more than
+    the legal part (`CO. (M) SDN BHD`), closes a parenthesis the row above opened, or the row
+    above ends with a joining character."""
+    match = LEGAL_SUFFIX.search(fold(below))
+    head = fold(below)[: match.start()] if match else fold(below)
+    fragment = len(re.findall(r"[A-Z]{2,}", head)) <= 1
+    unclosed = above.count("(") > above.count(")")
+    return fragment or unclosed or above.rstrip().endswith(("&", "-", ",", "+"))
+
+
+LEGAL_FORM_SLIPS = (
+    (re.compile(r"(?<![A-Za-z0-9])[S5]\s?/\s?[B8](?![A-Za-z0-9])"), "S/B"),
+    (re.compile(r"(?<![A-Za-z])S[DI0O]N\.?(\s*)BH[DUO0](?![A-Za-z])", re.IGNORECASE), r"SDN\1BHD"),
+)
+
+
+def undo_legal_form_slips(text: str) -> str:
+    """The text with misread legal forms spelt right; forms read right keep their case."""
+    for pattern, replacement in LEGAL_FORM_SLIPS:
+        text = pattern.sub(
+            lambda match, wanted=replacement: (  # type: ignore[misc]
+                match.group(0)
+                if re.sub(r"[\W_]", "", match.group(0)).upper() in ("SB", "SDNBHD")
+                else match.expand(wanted)
+            ),
+            text,
+        )
+    return text
 
 
 def tidy_name(text: str) -> str:
-    """A name without a trailing registration number and decoration characters at its ends."""
-    text = OWNER_PREFIX.sub("", REGISTRATION.sub("", text))
+    """A name without a trailing registration number and decoration characters at its ends,
+    with OCR slips in its legal form undone (`5/8` for `S/B`, `SIN BHU` for `SDN BHD`)."""
+    text = OWNER_PREFIX.sub("", REGISTRATION.sub("", undo_legal_form_slips(text)))
     forms = list(LEGAL_FORM.finditer(fold(text)))
     if forms and len(fold(text)) == len(text):
         text = text[: forms[-1].end()]

@@ -103,9 +103,15 @@ class TotalFinding:
     rivals: list[float]
 
 
+MISREAD_DECIMAL = re.compile(r"(?<![\d:.,-])(\d{1,6})\s?[-:](\d{2})(?![\d:.,-])")
+
+
 def row_amount(texts: Sequence[str], index: int, integers: bool) -> Amount | None:
-    """The last amount on a row, or on the next row when that row holds only an amount."""
-    amounts = find_amounts(texts[index], integers)
+    """The last amount on a summary row (its decimal point may be misread as `-` or `:`), or
+    on the next row when that row holds only an amount."""
+    amounts = find_amounts(texts[index], integers) or find_amounts(
+        MISREAD_DECIMAL.sub(r"\1.\2", texts[index]), integers
+    )
     if amounts:
         return amounts[-1]
     if index + 1 < len(texts) and not words_of(strip_currency_marks(texts[index + 1])):
@@ -165,6 +171,9 @@ def find_total(
         lost = amount_without_separator(texts, kinds, items_sum)
         if lost is not None:
             candidates[items_sum] = (1.0, lost)
+    if not candidates:
+        for value, index in derived_totals(by_kind):
+            candidates.setdefault(value, (1.0, index))
     if not candidates and any(kind in ("grand", "total") for kind in kinds):
         return None  # total rows without a readable amount: better none than a guess
     if not candidates:
@@ -239,6 +248,24 @@ def explained_values(value: float, by_kind: dict[str, list[tuple[int, float]]]) 
     for kind in ("subtotal", "tax", "cash", "change"):
         explained += [amount for _, amount in by_kind.get(kind, [])]
     return explained
+
+
+def derived_totals(by_kind: dict[str, list[tuple[int, float]]]) -> list[tuple[float, int]]:
+    """When no total row holds a readable amount: the totals the other rows imply, with the row
+    each comes from (subtotal plus tax and rounding, cash minus change, a card payment)."""
+    found = []
+    subtotals, taxes = by_kind.get("subtotal", []), by_kind.get("tax", [])
+    roundings = [amount for _, amount in by_kind.get("rounding", [])]
+    for index, subtotal in subtotals:
+        tax = taxes[-1][1] if taxes and taxes[-1][0] > index else 0.0
+        found.append((round(subtotal + tax + sum(roundings), 2), index))
+    changes = by_kind.get("change", [])
+    for index, given in by_kind.get("cash", []):
+        back = changes[0][1] if changes and changes[0][0] > index else 0.0
+        if back < given:
+            found.append((round(given - back, 2), index))
+    found += [(amount, index) for index, amount in by_kind.get("card", [])]
+    return [(value, index) for value, index in found if value > 0]
 
 
 def amount_without_separator(
