@@ -171,7 +171,7 @@ def find_total(
         lost = amount_without_separator(texts, kinds, items_sum)
         if lost is not None:
             candidates[items_sum] = (1.0, lost)
-    if not candidates:
+    if not candidates and any(kind in ("grand", "total") for kind in kinds):
         for value, index in derived_totals(by_kind):
             candidates.setdefault(value, (1.0, index))
     if not candidates and any(kind in ("grand", "total") for kind in kinds):
@@ -251,8 +251,8 @@ def explained_values(value: float, by_kind: dict[str, list[tuple[int, float]]]) 
 
 
 def derived_totals(by_kind: dict[str, list[tuple[int, float]]]) -> list[tuple[float, int]]:
-    """When no total row holds a readable amount: the totals the other rows imply, with the row
-    each comes from (subtotal plus tax and rounding, cash minus change, a card payment)."""
+    """When the total rows hold no readable amount: the totals the other rows imply, with the
+    row each comes from (subtotal plus tax and rounding, cash minus change, a card payment)."""
     found = []
     subtotals, taxes = by_kind.get("subtotal", []), by_kind.get("tax", [])
     roundings = [amount for _, amount in by_kind.get("rounding", [])]
