@@ -51,6 +51,8 @@ def receipt_rows(pages: Sequence[OcrPage]) -> list[Row]:
 
 
 GLUED_TOKENS = (
+    # a currency mark glued to an amount whose first 1 was read as I or l: RMI11.90
+    (re.compile(r"(RM|Rp|[$€£¥₹])\s?[Il|](?=\d)"), r"\g<1>1"),
     # a date glued to the time after it: 09/03/20184:21:23PM
     (re.compile(r"(?<!\d)(\d{1,2}[-/.]{1,2}\d{1,2}[-/.]{1,2}\d{4})(?=\d{1,2}:\d{2})"), r"\1 "),
     (re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2}|(?:19|20)\d{2})(?=\d{1,2}:\d{2})"), r"\1 "),

@@ -53,6 +53,7 @@ CARD_PHRASES = (
     "EC", "GIRO", "PAYMENT", "PAID", "MAESTRO", "CARTE", "TARJETA", "KORT", "NETS", "PAYWAVE",
 )  # fmt: skip
 ROUNDING_PHRASES = ("ROUNDING", "ROUND", "ROUNDING ADJ", "ADJ", "ADJUSTMENT", "RUNDUNG")
+INCLUSIVE_AMOUNT_WORDS = ("AMT", "AMOUNT", "PAID", "PAYABLE", "SALES", "NETT", "NET")
 EXPLICIT_DUE_PHRASES = ("BALANCE DUE", "AMOUNT DUE", "TOTAL DUE", "BALANCE TO PAY")
 OCR_TOTAL = re.compile(r"(?<![A-Z])T[O0]T[AE][LI1)]?(?![A-Z])")
 INCLUDED_TAX = re.compile(r"\b(?:INCL|INKL|INC|INCLUDING|INKLUSIVE|INCLUSIVE)\b\.?(?:\s*OF)?\s*\w+")
@@ -75,7 +76,8 @@ def row_kind(text: str) -> str:
         return "other"
     if has_any(words, ROUNDING_PHRASES) and not has_any(words, ("AFTER", "ROUNDED")):
         return "rounding"
-    if has_any(words, GRAND_TOTAL_PHRASES) or ("INCL" in words and has_any(words, TOTAL_PHRASES)):
+    inclusive = "INCL" in words and has_any(words, (*TOTAL_PHRASES, *INCLUSIVE_AMOUNT_WORDS))
+    if has_any(words, GRAND_TOTAL_PHRASES) or inclusive:
         return "grand"
     if has_any(words, CASH_PHRASES):
         return "cash"
@@ -259,6 +261,7 @@ def derived_totals(by_kind: dict[str, list[tuple[int, float]]]) -> list[tuple[fl
     for index, subtotal in subtotals:
         tax = taxes[-1][1] if taxes and taxes[-1][0] > index else 0.0
         found.append((round(subtotal + tax + sum(roundings), 2), index))
+        found.append((round(subtotal + sum(roundings), 2), index))
     changes = by_kind.get("change", [])
     for index, given in by_kind.get("cash", []):
         back = changes[0][1] if changes and changes[0][0] > index else 0.0
