@@ -43,7 +43,7 @@ CALLING_CODES = {
     "371": "LV", "372": "EE", "380": "UA", "385": "HR", "386": "SI", "420": "CZ", "421": "SK",
     "852": "HK", "880": "BD", "886": "TW", "971": "AE", "972": "IL", "966": "SA",
 }  # fmt: skip
-PHONE_PREFIX = re.compile(r"(?:\+|\b00)(\d{1,3})[\s\-().]*\d")
+PHONE_PREFIX = re.compile(r"(?<![\w+])\+\s?(\d{1,3})[\s\-().]*\d")
 
 LEGAL_SUFFIXES = (
     (re.compile(r"\bSDN\.?\s*BHD\b|\bS/B\b|\bBHD\b|\bBERHAD\b"), "MY"),
@@ -92,7 +92,10 @@ TAX_LABEL_COUNTRIES = (
 )
 LANGUAGE_WORDS = (
     (
-        ("JUMLAH", "TUNAI", "BAKI", "TERIMA KASIH", "CUKAI", "HARGA", "KEDAI", "JALAN", "TAMAN"),
+        (
+            *("JUMLAH", "TUNAI", "BAKI", "TERIMA KASIH", "CUKAI", "HARGA", "KEDAI", "JALAN"),
+            *("TAMAN", "BARANG", "TIDAK", "DIJUAL", "DITUKAR", "SILA", "DATANG LAGI"),
+        ),
         "MY",
     ),
     (("RAZEM", "SUMA", "GOTOWKA", "RESZTA", "SPRZEDAZ", "DZIEKUJEMY"), "PL"),
