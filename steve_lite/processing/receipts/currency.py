@@ -38,7 +38,7 @@ LOCAL_MARKS = {
 }  # fmt: skip
 SYMBOL_DEFAULTS = {"$": "USD", "kr": "SEK", "kr.": "DKK", "£": "GBP", "¥": "JPY", "Rs": "INR"}
 SYMBOL_DEFAULTS |= {"Rs.": "INR", "￥": "JPY", "K": "MMK", "L": "HNL", "Br": "BYN"}
-STRONG_SHORT = frozenset({"RM", "zł", "zl", "Kč", "Kc", "Ft", "kr", "Rs", "Rp", "TL"})
+STRONG_SHORT = frozenset({"RM", "zł", "zl", "Kč", "Kc", "Ft", "kr", "Rs", "Rp", "TL", "Fr", "SFr"})
 AMOUNT_NEAR = r"\s?-?\d[\d.,' ]*\d"
 
 
