@@ -5,19 +5,22 @@ its files come back, through the API and the restored embedded S3 server."""
 from __future__ import annotations
 
 import hashlib
+import json
 import signal
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from sqlite_utils import Database
 
 from steve_lite import db as database
+from steve_lite.storage.embedded import EmbeddedS3
 from tests.support.cli import run_cli, run_json
-from tests.support.processes import ServerProcess
+from tests.support.processes import ServerProcess, s3_env
 from tests.support.uploads import create_body, jpeg, put_file
 
 UP_ENV = {
@@ -72,6 +75,11 @@ class Load:
         created = {s for s, at in dict(self.created).items() if at < moment}
         submitted = {s for s, at in dict(self.submitted).items() if at < moment}
         return created, submitted
+
+
+def run_env_json(data_dir: Path, env: dict[str, str], *args: str) -> Any:
+    """``run_json`` with extra ``STEVE_*`` settings."""
+    return json.loads(run_cli(data_dir, *args, "--json", **env).stdout)
 
 
 def make_key(data_dir: Path) -> str:
@@ -165,3 +173,45 @@ def test_restore_refuses_a_data_directory_in_use(tmp_path: Path) -> None:
     assert "is not an empty directory" in refused.stderr
     again = run_cli(tmp_path / "source", "backup", str(tmp_path / "backup"), check=False)
     assert again.returncode != 0 and "is not an empty directory" in again.stderr
+
+
+def test_objects_on_external_storage_are_copied_only_when_asked_and_restore_elsewhere(
+    tmp_path: Path, embedded_s3: EmbeddedS3
+) -> None:
+    source_dir = tmp_path / "source"
+    key = make_key(source_dir)
+    source_env = s3_env(embedded_s3)
+    server = ServerProcess(source_dir, **source_env, STEVE_READY_REQUIRES_WORKER="false")
+    server.wait_ready("/readyz")
+    load = Load(server.url, key)
+    thread = threading.Thread(target=load.run, args=(7,))
+    try:
+        thread.start()
+        deadline = time.monotonic() + 30
+        while len(load.submitted) < 2 and time.monotonic() < deadline and not load.errors:
+            time.sleep(0.05)
+        load.stop.set()  # the session in progress is still submitted
+        thread.join(30)
+        assert not load.errors, load.errors
+        databases_only = run_env_json(source_dir, source_env, "backup", str(tmp_path / "db"))
+        with_objects = run_env_json(
+            source_dir, source_env, "backup", str(tmp_path / "full"), "--objects"
+        )
+    finally:
+        server.stop(signal.SIGTERM)
+    assert databases_only["objects"] == 0
+    assert with_objects["objects"] == len(load.uploads) >= 2
+
+    target_env = s3_env(embedded_s3)  # another bucket: a move to other storage
+    restored = run_env_json(tmp_path / "target", target_env, "restore", str(tmp_path / "full"))
+    assert restored["objects"] == with_objects["objects"]
+    target = embedded_s3.storage(bucket=target_env["STEVE_S3_BUCKET"])
+    copy = database.connect(tmp_path / "target" / "steve.db")
+    for session_id, data in load.uploads.items():
+        [object_key] = [
+            row[0]
+            for row in copy.execute(
+                "SELECT object_key FROM session_files WHERE session_id = ?", [session_id]
+            )
+        ]
+        assert target.download(object_key, max_bytes=len(data)) == data
