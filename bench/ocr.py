@@ -10,9 +10,12 @@ Image sets:
 
 - `real-receipts`: scans from `../shared/data/receipts-dev` (every n-th of 150). Their ground
   truth is partial: the words of the key's merchant, address, total and printed date, so only
-  word recall is given (precision needs every word). Fields: total, date and merchant.
-- `gen-receipts`: the project's generated receipt photos (`tests/factories/receipts.py`, as in
-  `bench/receipts.py`): every printed word is known; fields scored by `bench/receipts.py`.
+  word recall is given (precision needs every word).
+- `gen-receipts`: the project's generated receipt photos (`tests/factories/receipts.py`): every
+  printed word is known.
+
+Receipt fields (total, date, merchant, currency) are scored with `bench/receipts.py`'s
+`is_right`, on `extract_receipt` of what each engine read (Tesseract's words included).
 - `project-pages`: the project's generated pages (`tests/factories/pages.py`, 32 px text).
 - `a4-150`, `a4-300`: dense A4 pages of invoice-like text at 10.5 pt, rendered at 150 and 300 dpi.
 - `turned`: `a4-150` pages and generated receipts turned by 90, 180 or 270 degrees.
@@ -24,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import difflib
 import io
 import json
 import multiprocessing
@@ -46,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common import print_table
 from PIL import Image, ImageDraw
-from receipts import EXACT_FIELDS, expected_fields
+from receipts import FIELDS, is_right
 
 from steve_lite.processing.ocr import (
     TODAY_GEOMETRY,
@@ -152,9 +154,10 @@ def real_receipts(count: int) -> list[Sample]:
                 words=tokens(words),
                 full_truth=False,
                 fields={
-                    "merchantName": key["merchant"],
-                    "totalAmount": float(key["total"]),
+                    "totalAmount": key["total"],
                     "purchaseDate": key["date"],
+                    "merchantName": key["merchant"],
+                    "currency": key["currency"],
                 },
             )
         )
@@ -178,7 +181,12 @@ def generated_receipt(seed: int, rotate: float = 0.0) -> Sample:
         image=photo,
         words=words,
         full_truth=True,
-        fields=expected_fields(seed),
+        fields={
+            "totalAmount": spec.total,
+            "purchaseDate": spec.date.isoformat(),
+            "merchantName": spec.merchant,
+            "currency": spec.currency,
+        },
         tesseract_languages=languages,
     )
 
@@ -342,20 +350,9 @@ def word_scores(sample: Sample, text: str) -> tuple[float, float | None]:
 
 
 def field_hits(sample: Sample, got: dict[str, object]) -> dict[str, float]:
-    """Per field: 1.0 when extracted exactly (merchant: similarity 0..1), else 0.0."""
+    """Per field: 1.0 when extracted right by `bench/receipts.py`'s rule, else 0.0."""
     assert sample.fields is not None
-    scores = {}
-    for name, expected in sample.fields.items():
-        if name == "merchantName":
-            scores[name] = merchant_similarity(str(got.get(name) or ""), str(expected))
-        elif name in EXACT_FIELDS:
-            scores[name] = float(got.get(name) == expected)
-    return scores
-
-
-def merchant_similarity(got: str, expected: str) -> float:
-    """How close the extracted merchant is to the expected one (difflib ratio, case-folded)."""
-    return difflib.SequenceMatcher(None, got.casefold(), expected.casefold()).ratio()
+    return {name: float(is_right(name, got.get(name), sample.fields[name])) for name in FIELDS}
 
 
 def summary_row(name: str, samples: list[Sample], run: Run, today_cpu: float | None) -> list[str]:
@@ -395,8 +392,6 @@ def short_field(name: str) -> str:
         "totalAmount": "total",
         "purchaseDate": "date",
         "currency": "cur",
-        "receiptNumber": "no",
-        "taxId": "tax",
     }[name]
 
 
