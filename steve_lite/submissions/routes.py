@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated, Any
 
-from litestar import Request, get, post
+from litestar import Request, get, patch, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from steve_lite.http.bodies import read_json
@@ -15,6 +15,7 @@ from steve_lite.submissions import service
 from steve_lite.submissions.schemas import (
     ApproveRequest,
     CancelRequest,
+    CorrectRequest,
     FraudMatchJson,
     FraudMatchPage,
     RejectRequest,
@@ -111,6 +112,25 @@ async def cancel_submission(
     return await review(request, submission_id, "cancel", CancelRequest)
 
 
+@patch("/submissions/{submission_id:str}", opt=REVIEW, status_code=200)
+async def correct_submission(
+    request: Request[ApiKey, Any, Any], submission_id: FromPath[str]
+) -> SubmissionDetail:
+    """Correct ``extractedData`` fields of a submission in ``review``; each change is listed in
+    ``result.corrections`` and recorded as a ``corrected`` event."""
+    body = await read_json(request, CorrectRequest)
+    await request.app.state.writes.run(
+        partial(
+            service.correct,
+            company_id=request.user.company_id,
+            submission_id=submission_id,
+            changes=body.extracted_data,
+            actor=request.user.id,
+        )
+    )
+    return detail(request, submission_id)
+
+
 @get("/submissions/{submission_id:str}/fraud-matches")
 async def list_fraud_matches(
     request: Request[ApiKey, Any, Any],
@@ -153,6 +173,7 @@ async def resolve_fraud_match(
 ROUTES = [
     list_submissions,
     get_submission,
+    correct_submission,
     approve_submission,
     reject_submission,
     cancel_submission,
