@@ -86,7 +86,7 @@ def render(
 
 def safe_next(value: str | None) -> str:
     """Where to go after signing in: a console path only (no open redirect)."""
-    if value and value.startswith("/console/") and not value.startswith("//"):
+    if value and (value == "/console" or value.startswith("/console/")):
         return value
     return "/console/"
 
@@ -153,8 +153,10 @@ async def require_login(request: Request[Any, Any, Any]) -> Response[Any] | None
         else None
     )
     if login is None:
-        target = request.url.path if request.method == "GET" else "/console/"
-        response = Redirect(f"/console/sign-in?next={quote(target)}", status_code=303)
+        target = "/console/"
+        if request.method == "GET":
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        response = Redirect(f"/console/sign-in?next={quote(target, safe='/')}", status_code=303)
         if token:
             response.cookies.append(cookie(request, SESSION_COOKIE, "", 0))
         return response
