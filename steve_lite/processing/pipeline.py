@@ -237,6 +237,12 @@ def run_processor(
     summary = {"pages": page_summaries(reads)}
     if definition.processor == "receipt-ocr":
         data = extract_receipt(pages)
+        # The OCR lines, so that a reviewer (and any client) can see what was read where.
+        for entry, page in zip(summary["pages"], pages, strict=True):
+            entry["lines"] = [
+                {"text": line.text, "confidence": line.confidence, "box": line.box}
+                for line in page.lines
+            ]
         return data, round(document_confidence(pages), 4), summary
     data = document_result(pages)
     for page, read in zip(data["pages"], reads, strict=True):
