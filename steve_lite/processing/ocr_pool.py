@@ -19,10 +19,11 @@ import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, NoReturn
 
 from PIL import Image
 
+from steve_lite.lifetime import die_with_parent
 from steve_lite.log import configure_logging
 from steve_lite.memory import release_freed_memory
 from steve_lite.processing.ocr import DetectorGeometry, OcrEngine, OcrLine, OcrPage, assemble_page
@@ -46,6 +47,7 @@ class OcrTimeout(OcrFailure):
 class EngineOptions:
     """How each engine process is set up."""
 
+    parent_pid: int
     intra_op_threads: int = 1
     memory_limit_bytes: int | None = None
     log_level: str = "INFO"
@@ -54,6 +56,7 @@ class EngineOptions:
 
 def serve_engine(conn: Connection, options: EngineOptions) -> None:
     """The engine process: read images sent on ``conn`` until it closes or sends None."""
+    die_with_parent(options.parent_pid, signal.SIGKILL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides when engines stop
     if options.memory_limit_bytes:
         limit = options.memory_limit_bytes
@@ -80,7 +83,10 @@ def serve_engine(conn: Connection, options: EngineOptions) -> None:
             reply = ("error", "the OCR engine could not read it")
         del message, pixels
         release_freed_memory()
-        conn.send(reply)
+        try:
+            conn.send(reply)
+        except OSError:  # the worker is gone
+            return
 
 
 class EngineProcess:
@@ -119,7 +125,10 @@ class EngineProcess:
         self.start()
         assert self._conn is not None
         rgb = image if image.mode == "RGB" else image.convert("RGB")
-        self._conn.send((rgb.size, rgb.tobytes()))
+        try:
+            self._conn.send((rgb.size, rgb.tobytes()))
+        except OSError:  # the engine died before it took the image
+            self._crashed()
         if not self._conn.poll(max(timeout, 0.0)):
             self.stop()
             raise OcrTimeout(f"reading it took longer than {timeout:.0f} s")
@@ -129,15 +138,19 @@ class EngineProcess:
         return [OcrLine(text=t, confidence=c, box=b) for t, c, b in payload]
 
     def _receive(self) -> Any:
-        assert self._conn is not None and self._process is not None
+        assert self._conn is not None
         try:
             return self._conn.recv()
         except (EOFError, OSError):
-            self._process.join(STOP_TIMEOUT_SECONDS)
-            code = self._process.exitcode
-            self.stop()
-            logger.warning("an OCR engine process died (exit code %s); it will be replaced", code)
-            raise OcrFailure("the OCR engine crashed or ran out of memory reading it") from None
+            self._crashed()
+
+    def _crashed(self) -> NoReturn:
+        assert self._process is not None
+        self._process.join(STOP_TIMEOUT_SECONDS)
+        code = self._process.exitcode
+        self.stop()
+        logger.warning("an OCR engine process died (exit code %s); it will be replaced", code)
+        raise OcrFailure("the OCR engine crashed or ran out of memory reading it")
 
     def stop(self) -> None:
         """Stop the process: a polite request, then SIGKILL."""
