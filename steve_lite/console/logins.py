@@ -32,9 +32,15 @@ class Login:
 
 
 def start_session(db: Database, reviewer_id: str, absolute_seconds: int) -> tuple[str, str]:
-    """A new session row; returns the cookie token and the CSRF token."""
+    """A new session row; returns the cookie token and the CSRF token. The reviewer's rows
+    that can no longer be used (ended, or past their absolute end) are deleted."""
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     now = utcnow()
+    db.execute(
+        "DELETE FROM console_sessions WHERE reviewer_id = ? AND "
+        "(ended_at IS NOT NULL OR expires_at <= ?)",
+        [reviewer_id, to_iso(now)],
+    )
     db["console_sessions"].insert(
         {
             "token_hash": hash_token(token),
@@ -100,10 +106,7 @@ def csrf_matches(expected: str, given: str | None) -> bool:
 def count_attempt(db: Database, scope: str, *, window: int, now: float) -> int:
     """Count one attempt in ``scope``'s current window; the count so far in that window."""
     window_start = int(now // window) * window
-    db.execute(
-        "DELETE FROM console_sign_in_windows WHERE scope = ? AND window_start < ?",
-        [scope, window_start],
-    )
+    db.execute("DELETE FROM console_sign_in_windows WHERE window_start < ?", [window_start])
     return db.execute(
         "INSERT INTO console_sign_in_windows (scope, window_start, count) VALUES (?, ?, 1) "
         "ON CONFLICT (scope, window_start) DO UPDATE SET count = count + 1 RETURNING count",

@@ -203,6 +203,18 @@ def form_value(field: OutputField, value: Any) -> str:
     return str(value)
 
 
+def actor_names(db: Database, company_id: str, actors: set[str]) -> dict[str, str]:
+    """The reviewers' emails by id (API keys stay ids: nothing of a key reaches a page)."""
+    if not actors:
+        return {}
+    marks = ", ".join("?" for _ in actors)
+    rows = db.execute(
+        f"SELECT id, email FROM reviewers WHERE company_id = ? AND id IN ({marks})",
+        [company_id, *actors],
+    )
+    return {row["id"]: row["email"] for row in rows}
+
+
 def submission_page(db: Database, company_id: str, submission_id: str) -> dict[str, Any]:
     """Everything the submission page shows; 404 for another company's submission."""
     row = load_submission(db, company_id, submission_id)
@@ -234,6 +246,7 @@ def submission_page(db: Database, company_id: str, submission_id: str) -> dict[s
     )
     boxes = boxes_by_file(result)
     matches = [match_json(m) for m in fraud_matches(db, submission_id)]
+    events = events_json(db, submission_id)
     return {
         "id": row["id"],
         "status": row["status"],
@@ -254,7 +267,8 @@ def submission_page(db: Database, company_id: str, submission_id: str) -> dict[s
             for f in files
         ],
         "matches": matches,
-        "events": events_json(db, submission_id),
+        "events": events,
+        "actors": actor_names(db, company_id, {e["actor"] for e in events if e["actor"]}),
         "editable": row["status"] == "review" and result is not None,
         "cancellable": row["status"] in ("created", "processing", "review"),
     }

@@ -33,7 +33,7 @@ CREATE TABLE console_sessions (
 CREATE INDEX console_sessions_reviewer ON console_sessions(reviewer_id);
 
 -- Sign-in attempts per account (hashed email, known or not) and per client address, in fixed
--- windows; old windows are deleted by the next attempt of the same scope.
+-- windows; windows that have ended are deleted by the next attempt.
 CREATE TABLE console_sign_in_windows (
     scope TEXT NOT NULL,
     window_start INTEGER NOT NULL,

@@ -158,6 +158,9 @@ def test_a_reviewer_corrects_the_total_and_approves_with_the_keyboard(
     view.wait_for_selector(".stage svg.boxes[data-fitted=true]", state="attached")
     view.screenshot(path=DOCS / "submission-tablet.png", full_page=True)
     assert view.inner_text("#status") == "approved"
+    history = view.inner_text("#events")
+    assert f"corrected by {email} totalAmount" in history
+    assert f"approved by {email}" in history
     tablet.close()
     context.close()
 
