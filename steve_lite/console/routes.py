@@ -193,6 +193,7 @@ async def sign_in(request: Request[Any, Any, Any]) -> Response[Any]:
     email, password = form.get("email", ""), form.get("password", "")
     target = safe_next(form.get("next"))
     settings = request.app.state.settings
+    now = time.time()
     allowed = await request.app.state.writes.run(
         partial(
             logins.sign_in_allowed,
@@ -201,11 +202,14 @@ async def sign_in(request: Request[Any, Any, Any]) -> Response[Any]:
             account_limit=settings.console_sign_in_limit_account,
             address_limit=settings.console_sign_in_limit_address,
             window=settings.console_sign_in_window_seconds,
-            now=time.time(),
+            now=now,
         )
     )
     if not allowed:
-        return public_page(request, "sign_in.html", 429, error=TOO_MANY, email=email, next=target)
+        page = public_page(request, "sign_in.html", 429, error=TOO_MANY, email=email, next=target)
+        window = settings.console_sign_in_window_seconds
+        page.headers["Retry-After"] = str(max(1, int(window - now % window)))
+        return page
     candidate = accounts.sign_in_candidate(db_of(request), email)
     stored = candidate["password_hash"] if candidate else None
     if not await to_thread.run_sync(accounts.verify_password, stored, password):
