@@ -200,9 +200,13 @@ class OcrPool:
             deadline = time.monotonic() + self.page_timeout_seconds
             lines: list[OcrLine] = []
             for tile in tiles:
-                region = image.crop((tile.left, tile.top, tile.right, tile.bottom))
-                if tile.scale != 1.0:
-                    region = region.resize(tile.size, Image.Resampling.LANCZOS)
+                box = (tile.left, tile.top, tile.right, tile.bottom)
+                if tile.scale != 1.0:  # resized straight from the page: no full-size copy
+                    region = image.resize(tile.size, Image.Resampling.LANCZOS, box=box)
+                elif box == (0, 0, image.width, image.height):
+                    region = image
+                else:
+                    region = image.crop(box)
                 found = engine.read(region, deadline - time.monotonic())
                 lines += place_lines(found, tile, vertical)
         except OcrTimeout:
