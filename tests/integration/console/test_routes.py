@@ -340,3 +340,50 @@ def test_a_correction_and_the_approval_through_the_form(
     }
     assert detail["events"][0]["actor"] == detail["events"][1]["actor"] == correction["correctedBy"]
     assert correction["correctedBy"].startswith("rvw_")
+
+
+def test_resolving_a_match_and_rejecting_through_the_forms(
+    worker_stack: WorkerStack, tenant: Tenant, browser: httpx.Client
+) -> None:
+    job = receipt_in_review(worker_stack, tenant, seed=6)[1]
+    submission_id = job["submissionId"]
+    page = browser.get(f"/console/submissions/{submission_id}")
+    csrf = csrf_of(page)
+    no_reason = browser.post(
+        f"/console/submissions/{submission_id}/reject", data={"csrf_token": csrf}
+    )
+    assert no_reason.status_code == 422
+    assert "a reason is required to reject" in no_reason.text
+
+    with worker_stack.api.client(tenant) as client:
+        matches = client.get(f"/api/v1/submissions/{submission_id}/fraud-matches").json()["data"]
+    assert matches
+    for match in matches:
+        resolved = browser.post(
+            f"/console/submissions/{submission_id}/fraud-matches/{match['id']}/resolve",
+            data={
+                "csrf_token": csrf,
+                "resolution": "false_positive",
+                "note": "same shop, two visits",
+            },
+        )
+        assert resolved.status_code == 303
+    again = browser.post(
+        f"/console/submissions/{submission_id}/fraud-matches/{matches[0]['id']}/resolve",
+        data={"csrf_token": csrf, "resolution": "false_positive"},
+    )
+    assert again.status_code == 409
+
+    rejected = browser.post(
+        f"/console/submissions/{submission_id}/reject",
+        data={"csrf_token": csrf, "reason": "blurred total"},
+    )
+    assert rejected.status_code == 303
+    assert rejected.headers["location"].endswith("done=rejected")
+    with worker_stack.api.client(tenant) as client:
+        detail = client.get(f"/api/v1/submissions/{submission_id}").json()
+    assert (detail["submissionStatus"], detail["fraudStatus"]) == ("rejected", "clean")
+    assert detail["rejectReason"] == "blurred total"
+    assert detail["result"].get("corrections", []) == []
+    late = browser.post(f"/console/submissions/{submission_id}/approve", data={"csrf_token": csrf})
+    assert late.status_code == 409
