@@ -18,17 +18,20 @@ from steve_lite.console.accounts import Reviewer, as_reviewer, hash_token, norma
 
 ACCOUNT_SCOPE = "account:"
 ADDRESS_SCOPE = "address:"
-# Touch ``last_seen_at`` at most this often: a page view is then usually a read only.
+# Move ``last_seen_at`` at most this often (or every half idle timeout, when that is shorter):
+# a page view is then usually a read only.
 TOUCH_SECONDS = 60
 
 
 @dataclass(frozen=True)
 class Login:
-    """A valid console session: its reviewer and the CSRF token its forms must carry."""
+    """A valid console session: its reviewer, the CSRF token its forms must carry, and whether
+    its ``last_seen_at`` is due to be moved forward."""
 
     reviewer: Reviewer
     csrf_token: str
     token_hash: str
+    needs_touch: bool
 
 
 def start_session(db: Database, reviewer_id: str, absolute_seconds: int) -> tuple[str, str]:
@@ -71,16 +74,11 @@ def find_session(db: Database, token: str, idle_seconds: int) -> Login | None:
     now = utcnow()
     if parse_iso(row["expires_at"]) <= now:
         return None
-    if parse_iso(row["last_seen_at"]) + timedelta(seconds=idle_seconds) <= now:
+    idle = now - parse_iso(row["last_seen_at"])
+    if idle >= timedelta(seconds=idle_seconds):
         return None
-    return Login(as_reviewer(dict(row)), row["csrf_token"], row["token_hash"])
-
-
-def needs_touch(db: Database, login: Login) -> bool:
-    row = db.execute(
-        "SELECT last_seen_at FROM console_sessions WHERE token_hash = ?", [login.token_hash]
-    ).fetchone()
-    return row is not None and parse_iso(row[0]) + timedelta(seconds=TOUCH_SECONDS) <= utcnow()
+    touch_after = timedelta(seconds=min(TOUCH_SECONDS, idle_seconds / 2))
+    return Login(as_reviewer(dict(row)), row["csrf_token"], row["token_hash"], idle >= touch_after)
 
 
 def touch_session(db: Database, token_hash: str) -> None:

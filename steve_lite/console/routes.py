@@ -161,7 +161,7 @@ async def require_login(request: Request[Any, Any, Any]) -> Response[Any] | None
             response.cookies.append(cookie(request, SESSION_COOKIE, "", 0))
         return response
     request.scope["console_login"] = login  # type: ignore[typeddict-unknown-key]
-    if logins.needs_touch(db_of(request), login):
+    if login.needs_touch:
         request.app.state.writes.add(partial(logins.touch_session, token_hash=login.token_hash))
     return None
 

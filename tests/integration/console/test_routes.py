@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from steve_lite.clock import to_iso, utcnow
+from steve_lite.clock import parse_iso, to_iso, utcnow
 from steve_lite.console import accounts
 from tests.support.api import Tenant
 from tests.support.console import (
@@ -29,6 +29,7 @@ from tests.support.console import (
     signed_in_client,
 )
 from tests.support.uploads import put_file
+from tests.support.waiting import wait_until
 from tests.support.worker import WorkerStack, open_session, wait_for_job
 
 TOKEN_VALUE = re.compile(r'value="[A-Za-z0-9_-]{43}"')
@@ -387,3 +388,21 @@ def test_resolving_a_match_and_rejecting_through_the_forms(
     assert detail["result"].get("corrections", []) == []
     late = browser.post(f"/console/submissions/{submission_id}/approve", data={"csrf_token": csrf})
     assert late.status_code == 409
+
+
+def test_activity_moves_the_idle_timeout(worker_stack: WorkerStack, browser: httpx.Client) -> None:
+    db = worker_stack.api.db
+    token_hash = accounts.hash_token(browser.cookies["steve_console"])
+    earlier = to_iso(utcnow() - timedelta(seconds=120))
+    db.execute(
+        "UPDATE console_sessions SET last_seen_at = ? WHERE token_hash = ?", [earlier, token_hash]
+    )
+    assert browser.get("/console/").status_code == 200
+
+    def last_seen() -> str:
+        return db.execute(
+            "SELECT last_seen_at FROM console_sessions WHERE token_hash = ?", [token_hash]
+        ).fetchone()[0]
+
+    wait_until(lambda: last_seen() > earlier, 5, "last_seen_at moved")
+    assert parse_iso(last_seen()) > utcnow() - timedelta(seconds=10)
