@@ -28,9 +28,9 @@ from tests.support.console import (
     sign_in,
     signed_in_client,
 )
-from tests.support.uploads import put_file
+from tests.support.uploads import jpeg, put_file
 from tests.support.waiting import wait_until
-from tests.support.worker import WorkerStack, open_session, wait_for_job
+from tests.support.worker import WorkerStack, open_session, submit_files, wait_for_job
 
 TOKEN_VALUE = re.compile(r'value="[A-Za-z0-9_-]{43}"')
 
@@ -406,3 +406,28 @@ def test_activity_moves_the_idle_timeout(worker_stack: WorkerStack, browser: htt
 
     wait_until(lambda: last_seen() > earlier, 5, "last_seen_at moved")
     assert parse_iso(last_seen()) > utcnow() - timedelta(seconds=10)
+
+
+def test_the_queue_orders_and_filters(worker_stack: WorkerStack) -> None:
+    api = worker_stack.api
+    tenant = api.tenant()
+    photos = [jpeg(seed=61, blur=6), jpeg(seed=62), jpeg(seed=63, blur=6)]  # review, ok, review
+    jobs = []
+    for photo in photos:
+        session = submit_files(api, tenant, "compliance-vm", [photo])
+        jobs.append(wait_for_job(api, tenant, session["sessionId"]))
+    assert [j["submissionStatus"] for j in jobs] == ["review", "approved", "review"]
+    ids = [j["submissionId"] for j in jobs]
+    with signed_in_client(api, add_reviewer(api.db, tenant)) as client:
+
+        def listed(query: str) -> list[str]:
+            page = client.get(f"/console/?{query}")
+            assert page.status_code == 200
+            return re.findall(r'href="/console/submissions/(sub_\w+)" class="open"', page.text)
+
+        assert listed("") == [ids[2], ids[0], ids[1]]
+        assert listed("order=oldest") == [ids[0], ids[2], ids[1]]
+        assert listed("status=approved") == [ids[1]]
+        assert listed("workflow=receipt-ocr") == []
+        assert listed("fraudStatus=clean&order=oldest") == [ids[0], ids[2], ids[1]]
+        assert "2 waiting for review" in client.get("/console/?status=approved").text
