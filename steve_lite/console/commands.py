@@ -13,6 +13,8 @@ from steve_lite.companies import service as companies
 from steve_lite.console import accounts
 from steve_lite.console.export import export_corrections
 from steve_lite.settings import Settings
+from steve_lite.storage.s3 import StorageError
+from steve_lite.storage.setup import StorageConfigError, storage_for
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 
@@ -123,10 +125,14 @@ def corrections() -> None:
 def corrections_export(ctx: Any, company_slug: str, out_dir: Path, as_json: bool) -> None:
     """Write the company's reviewed receipts as img/ + key/*.json (the receipts-dev layout), for
     ``bench/receipts.py --data DIR``."""
-    from steve_lite.cli import configured_storage
-
-    storage = configured_storage(ctx.settings)
-    summary = export_corrections(ctx.db, storage, company_id(ctx, company_slug), out_dir)
+    try:
+        storage = storage_for(ctx.settings)
+    except StorageConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        summary = export_corrections(ctx.db, storage, company_id(ctx, company_slug), out_dir)
+    except StorageError as exc:
+        raise click.ClickException(f"object storage failed ({exc}); is the server up?") from None
     if as_json:
         click.echo(
             json.dumps(
