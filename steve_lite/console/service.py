@@ -32,7 +32,6 @@ from steve_lite.workflows.service import get_definition
 
 PAGE_SIZE = 25
 ORDERS = ("newest", "oldest")
-EDITABLE_TYPES = ("string", "number", "integer", "boolean", "date", "array", "object")
 # Largest image the console serves (the workflows allow at most 100 MB per file).
 MAX_IMAGE_BYTES = 100 * 1024 * 1024
 IMAGE_SIGNATURES = (
@@ -237,7 +236,7 @@ def submission_page(db: Database, company_id: str, submission_id: str) -> dict[s
             "correction": corrected.get(field.name),
         }
         for field in definition.output_schema
-        if field.type in EDITABLE_TYPES and definition.processor != "compliance-vm"
+        if definition.processor != "compliance-vm"  # photos are judged, not transcribed
     ]
     files = db.execute(
         "SELECT file_index, label, size_bytes FROM session_files WHERE session_id = ? "
@@ -260,6 +259,7 @@ def submission_page(db: Database, company_id: str, submission_id: str) -> dict[s
         "rejectReason": row["reject_reason"],
         "cancelReason": row["cancel_reason"],
         "reasons": (result or {}).get("reviewReasons", []),
+        "issues": data.get("issues", []) if definition.processor == "compliance-vm" else [],
         "fields": fields,
         "data": data,
         "files": [

@@ -431,3 +431,7 @@ def test_the_queue_orders_and_filters(worker_stack: WorkerStack) -> None:
         assert listed("workflow=receipt-ocr") == []
         assert listed("fraudStatus=clean&order=oldest") == [ids[0], ids[2], ids[1]]
         assert "2 waiting for review" in client.get("/console/?status=approved").text
+        blurred = client.get(f"/console/submissions/{ids[0]}").text
+        issues = jobs[0]["result"]["extractedData"]["issues"]
+        assert issues and 'id="issues"' in blurred
+        assert all(f"photo 1: {issue['message']}" in blurred for issue in issues)
