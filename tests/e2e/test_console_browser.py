@@ -5,7 +5,7 @@ A reviewer added by ``steve-lite reviewers add`` signs in through the printed li
 receipt waiting in the queue, sees the image with its OCR boxes, corrects the total and approves
 with the keyboard; the API and the ``submission.approved`` webhook then carry the corrected
 total. The negative cases run in the browser too. The screenshots in docs/console/ are taken
-here.
+here (``STEVE_UPDATE_SCREENSHOTS=1`` writes them there; otherwise to a temporary directory).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import hmac
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ from steve_lite.console.accounts import hash_token
 from steve_lite.storage.embedded import EmbeddedS3
 from tests.fixtures.receiver import WebhookReceiver
 from tests.support.api import Tenant
-from tests.support.browser import DOCS, LAPTOP, TABLET, chromium, offline_context
+from tests.support.browser import LAPTOP, TABLET, chromium, offline_context, screenshot_dir
 from tests.support.cli import run_cli
 from tests.support.console import PASSWORD, add_reviewer, receipt
 from tests.support.uploads import put_file
@@ -96,7 +97,7 @@ def signed_by(api_key: str, body: bytes, signature: str) -> bool:
 
 
 def test_a_reviewer_corrects_the_total_and_approves_with_the_keyboard(
-    stack: WorkerStack, chromium: Browser, webhook_receiver: WebhookReceiver
+    stack: WorkerStack, chromium: Browser, webhook_receiver: WebhookReceiver, tmp_path: Path
 ) -> None:
     api = stack.api
     tenant = api.tenant()
@@ -123,8 +124,8 @@ def test_a_reviewer_corrects_the_total_and_approves_with_the_keyboard(
         "table.queue tbody tr .badge.review, table.queue tbody tr .badge.approved"
     )
     assert statuses.first.inner_text() == "review"
-    DOCS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=DOCS / "queue.png", full_page=True)
+    shots = screenshot_dir(tmp_path)
+    page.screenshot(path=shots / "queue.png", full_page=True)
     page.click(f'a[href="/console/submissions/{second["submissionId"]}"]')
     page.wait_for_url(f"**/console/submissions/{second['submissionId']}")
 
@@ -145,7 +146,7 @@ def test_a_reviewer_corrects_the_total_and_approves_with_the_keyboard(
 
     # Correct the total and approve with the keyboard.
     page.fill("#field-totalAmount", f"{CORRECTED_TOTAL}")
-    page.screenshot(path=DOCS / "submission.png", full_page=True)
+    page.screenshot(path=shots / "submission.png", full_page=True)
     page.keyboard.press("Escape")
     page.keyboard.press("a")
     page.wait_for_url(re.compile(r".*done=approved$"))
@@ -156,13 +157,15 @@ def test_a_reviewer_corrects_the_total_and_approves_with_the_keyboard(
     view = tablet.new_page()
     view.goto(f"{api.url}/console/submissions/{second['submissionId']}")
     view.wait_for_selector(".stage svg.boxes[data-fitted=true]", state="attached")
-    view.screenshot(path=DOCS / "submission-tablet.png", full_page=True)
+    view.screenshot(path=shots / "submission-tablet.png", full_page=True)
     assert view.inner_text("#status") == "approved"
     history = view.inner_text("#events")
     assert f"corrected by {email} totalAmount" in history
     assert f"approved by {email}" in history
     tablet.close()
     context.close()
+    for name in ("queue.png", "submission.png", "submission-tablet.png"):
+        assert (shots / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
     # The API shows the correction and the approval.
     with api.client(tenant) as client:

@@ -29,6 +29,16 @@ CHROMIUM_FLAGS = [
 LAPTOP = {"width": 1366, "height": 900}
 TABLET = {"width": 820, "height": 1180}
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "console"
+SCREENSHOTS_ENV = "STEVE_UPDATE_SCREENSHOTS"
+
+
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where the browser tests save their screenshots: docs/console/ with
+    ``STEVE_UPDATE_SCREENSHOTS=1`` (so that a test run does not rewrite tracked files),
+    else the test's temporary directory."""
+    folder = DOCS if os.environ.get(SCREENSHOTS_ENV) == "1" else tmp_path / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def chromium_path() -> str | None:
