@@ -142,7 +142,15 @@ def test_a_reviewer_corrects_the_total_and_approves_with_the_keyboard(
         active = page.locator('polygon.field-box.active[data-field="totalAmount"]')
         assert active.count() == 1
     assert page.locator("#reasons").inner_text().startswith("fraud check")
-    assert page.locator(".match").count() >= 1
+    # Each fraud match shows the earlier submission's image beside this one, and both load.
+    matches = page.locator(".match")
+    assert matches.count() >= 1
+    first_image = f"/console/submissions/{first['submissionId']}/files/0"
+    assert page.locator(f'.match img[src="{first_image}"]').count() == matches.count()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.match img')]"
+        ".every(img => img.complete && img.naturalWidth > 0)"
+    )
 
     # Correct the total and approve with the keyboard.
     page.fill("#field-totalAmount", f"{CORRECTED_TOTAL}")
