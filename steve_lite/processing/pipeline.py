@@ -38,7 +38,8 @@ from steve_lite.processing.images import (
 from steve_lite.processing.ocr import OcrPage, document_confidence, document_result
 from steve_lite.processing.ocr_limits import PageShapeError
 from steve_lite.processing.ocr_pool import OcrFailure
-from steve_lite.processing.receipts import extract_receipt
+from steve_lite.processing.receipts import read_receipt, required_confidence
+from steve_lite.processing.receipts.decision import review_reasons
 from steve_lite.queue import PROCESS_RETRY_DELAY
 from steve_lite.storage.s3 import ObjectNotFoundError, ObjectTooLargeError, StorageError
 from steve_lite.submissions.events import append_event, has_event
@@ -236,14 +237,21 @@ def run_processor(
     pages = [r.page for r in reads if r.page is not None]
     summary = {"pages": page_summaries(reads)}
     if definition.processor == "receipt-ocr":
-        data = extract_receipt(pages)
+        reading = read_receipt(pages)
+        index_of = [r.file_index for r in reads if r.page is not None]
+        evidence = {
+            name: {**found, "pageIndex": index_of[found["pageIndex"]]}
+            for name, found in reading.evidence.items()
+        }
         # The OCR lines, so that a reviewer (and any client) can see what was read where.
         for entry, page in zip(summary["pages"], pages, strict=True):
             entry["lines"] = [
                 {"text": line.text, "confidence": line.confidence, "box": line.box}
                 for line in page.lines
             ]
-        return data, round(document_confidence(pages), 4), summary
+        summary = {**summary, "fieldEvidence": evidence, "fieldDoubts": reading.doubts}
+        confidence = required_confidence(reading.data, definition.required_fields())
+        return reading.data, round(confidence, 4), summary
     data = document_result(pages)
     for page, read in zip(data["pages"], reads, strict=True):
         page["pageIndex"] = read.file_index
@@ -282,7 +290,15 @@ def decide(
     missing = missing_required(definition, data)
     if missing:
         reasons.append("missing required fields: " + ", ".join(missing))
-    if confidence < definition.min_confidence:
+    doubts = summary.get("fieldDoubts", {})
+    if definition.processor == "receipt-ocr":
+        required = definition.required_fields()
+        reasons += [
+            reason
+            for reason in review_reasons(data, doubts, required, definition.min_confidence)
+            if not reason.endswith(": not found")
+        ]
+    elif confidence < definition.min_confidence:
         reasons.append(f"confidence {confidence:.2f} is below {definition.min_confidence:.2f}")
     if definition.processor == "compliance-vm" and not data["compliant"]:
         reasons.append("compliance checks failed")
@@ -291,7 +307,7 @@ def decide(
         "confidence": confidence,
         "fraudStatus": fraud_status,
         "fraudScore": fraud_score,
-        **summary,
+        **{name: value for name, value in summary.items() if name != "fieldDoubts"},
         "missingFields": missing,
         "reviewReasons": reasons,
     }
