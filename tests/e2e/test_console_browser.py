@@ -136,11 +136,19 @@ def test_a_reviewer_corrects_the_total_and_approves_with_the_keyboard(
     assert page.get_attribute(".stage svg.boxes", "viewBox") == f"0 0 {natural[0]} {natural[1]}"
     lines = second["result"]["pages"][0]["lines"]
     assert page.locator("polygon.line-box").count() == len(lines) > 0
-    evidence = second["result"].get("fieldEvidence", {}).get("totalAmount")
+    # The box each field was read from; focusing the total highlights the total's box.
+    evidence = second["result"]["fieldEvidence"]
+    assert "totalAmount" in evidence
+    assert page.locator("polygon.field-box").count() == len(evidence)
+    assert page.locator("polygon.field-box.active").count() == 0
     page.focus("#field-totalAmount")
-    if evidence is not None:  # the receipts branch produces fieldEvidence
-        active = page.locator('polygon.field-box.active[data-field="totalAmount"]')
-        assert active.count() == 1
+    active = page.locator("polygon.field-box.active")
+    assert active.count() == 1
+    assert active.get_attribute("data-field") == "totalAmount"
+    assert evidence["totalAmount"]["text"] in page.inner_text("main")
+    page.focus("#field-purchaseDate")
+    assert page.locator("polygon.field-box.active").get_attribute("data-field") == "purchaseDate"
+    page.focus("#field-totalAmount")
     assert page.locator("#reasons").inner_text().startswith("fraud check")
     # Each fraud match shows the earlier submission's image beside this one, and both load.
     matches = page.locator(".match")
