@@ -21,7 +21,9 @@ from steve_lite.console.routes import TEMPLATES as CONSOLE_TEMPLATES
 from steve_lite.console.routes import console_router
 from steve_lite.group_commit import GroupCommit
 from steve_lite.health import ROUTES as HEALTH_ROUTES
+from steve_lite.http import reference
 from steve_lite.http.cors import skip_cors_without_origin
+from steve_lite.http.observe import observe_requests
 from steve_lite.http.openapi import SwaggerWithBodies, document_problems
 from steve_lite.http.problems import EXCEPTION_HANDLERS
 from steve_lite.http.request_id import add_response_headers
@@ -37,6 +39,13 @@ from steve_lite.webhooks.routes import ROUTES as WEBHOOK_ROUTES
 from steve_lite.workflows.routes import ROUTES as WORKFLOW_ROUTES
 
 STATIC_DIR = Path(__file__).parent / "static"
+API_DESCRIPTION = (
+    "Self-hosted, wire-compatible Steve external integration API. List your workflows, open "
+    "an upload session, PUT each file to its presigned URL, submit, then poll the job or "
+    "receive a signed webhook. Every `/api/v1` route needs `Authorization: Bearer aok_...`; "
+    "errors are RFC 9457 problem documents (`application/problem+json`) carrying the "
+    "`requestId` that every response also sends as `Request-Id`."
+)
 SWAGGER = "/docs/static/swagger-ui"
 
 
@@ -61,7 +70,8 @@ def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="steve-lite",
         version=__version__,
-        description="Self-hosted, wire-compatible Steve external integration API.",
+        description=API_DESCRIPTION,
+        tags=reference.TAGS,
         path="/docs",
         render_plugins=[
             SwaggerWithBodies(
@@ -122,4 +132,5 @@ def create_app(
     )
     document_problems(app.openapi_schema)
     skip_cors_without_origin(app)
+    observe_requests(app)
     return app

@@ -30,6 +30,7 @@ def ocr_pool_for(settings: Settings) -> OcrPool:
         intra_op_threads=threads,
         memory_limit_bytes=settings.ocr_engine_memory_mb * 1024 * 1024,
         log_level=settings.log_level,
+        log_format=settings.log_format,
     )
     limits = OcrLimits(
         min_side=settings.ocr_min_side_px,

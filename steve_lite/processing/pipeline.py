@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
+from steve_lite import metrics
 from steve_lite.clock import now_iso, to_iso, utcnow
 from steve_lite.db import transaction
 from steve_lite.processing import fraud
@@ -69,8 +71,9 @@ class Outcome:
 
 def load_submitted(db: Database, session_id: str) -> dict[str, Any] | None:
     row = db.execute(
-        "SELECT s.*, sub.id AS submission_id, sub.status AS submission_status "
-        "FROM sessions s JOIN submissions sub ON sub.session_id = s.id WHERE s.id = ?",
+        "SELECT s.*, sub.id AS submission_id, sub.status AS submission_status, "
+        "w.slug AS workflow_slug FROM sessions s JOIN submissions sub ON sub.session_id = s.id "
+        "JOIN workflows w ON w.id = s.workflow_id WHERE s.id = ?",
         [session_id],
     ).fetchone()
     return dict(row) if row else None
@@ -179,7 +182,7 @@ def read_file(
         read = FileRead(index, hashed, photo=measure_photo(image))
     else:
         try:
-            page = runtime.ocr.read_page(image.image)
+            page = metrics.time_ocr_page(runtime.ocr.read_page, image.image)
         except (PageShapeError, OcrFailure) as exc:
             raise FileFailure(f"{file_name(file)}: {exc}") from None
         db.execute(
@@ -188,6 +191,7 @@ def read_file(
         )
         read = FileRead(index, hashed, page=page)
     renew_lease(db, session["id"], runtime.settings.processing_lease_seconds)
+    metrics.file_read(definition.slug, file["size_bytes"])
     return read
 
 
@@ -409,10 +413,12 @@ def process_session(runtime: Runtime, session_id: str) -> None:
         return
     settings = runtime.settings
     attempt = mark_started(db, session, settings.processing_lease_seconds)
+    started = time.perf_counter()
     try:
         outcome = process_files(runtime, session)
     except FileFailure as exc:
         fail(runtime, session, str(exc))
+        metrics.session_processed(session["workflow_slug"], "failed", started)
         return
     except StorageError:
         forgive_attempt(db, session_id)
@@ -426,11 +432,13 @@ def process_session(runtime: Runtime, session_id: str) -> None:
         )
         if attempt >= settings.processing_max_attempts:
             fail(runtime, session, INTERNAL_FAILURE_REASON.format(attempts=attempt))
+            metrics.session_processed(session["workflow_slug"], "failed", started)
         else:
             renew_lease(db, session_id, settings.processing_lease_seconds + PROCESS_RETRY_DELAY)
             runtime.queue.enqueue_processing(session_id, delay=PROCESS_RETRY_DELAY)
         return
     if finish_completed(db, session, outcome):
+        metrics.session_processed(session["workflow_slug"], outcome.status, started)
         logger.info("session %s completed: %s", session_id, outcome.status)
         dispatch_events(runtime, session_id)
     else:
