@@ -88,7 +88,8 @@ def sign_in(page: Page, base: str, email: str, password: str) -> None:
     page.goto(f"{base}/console/sign-in")
     page.fill('input[name="email"]', email)
     page.fill('input[name="password"]', password)
-    page.click("button[type=submit]")
+    with page.expect_navigation():
+        page.click("button[type=submit]")
 
 
 def signed_by(api_key: str, body: bytes, signature: str) -> bool:
