@@ -50,7 +50,7 @@ TAGS = [
         name=SUBMISSIONS,
         description="Every submission of your company, with files, result and history.",
     ),
-    Tag(name=REVIEW, description="Approve, reject or cancel a submission."),
+    Tag(name=REVIEW, description="Correct, approve, reject or cancel a submission."),
     Tag(
         name=FRAUD,
         description="Near-duplicate images and repeated receipt data found by "
