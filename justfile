@@ -36,10 +36,12 @@ up: install
 test *args: install
     {{bin}}/pytest {{args}}
 
-# ruff check and format check, Dockerfile and compose lint (offline: no Docker engine needed)
+# ruff, the layer and client contracts (import-linter), mypy, Dockerfile and compose lint
 lint: install
     {{bin}}/ruff check .
     {{bin}}/ruff format --check .
+    {{bin}}/lint-imports
+    {{bin}}/mypy
     {{bin}}/hadolint --failure-threshold style Dockerfile
     {{bin}}/check-jsonschema --builtin-schema vendor.compose-spec devstack/compose.yaml
 
@@ -60,7 +62,7 @@ bench: install
     #!/usr/bin/env bash
     set -uo pipefail
     order=(api_read sessions processing receipts webhooks)
-    not_benchmarks=" common harden "  # a helper module; checks with their own recipe
+    not_benchmarks=" __init__ common ocr_cache harden "  # the package, helpers; harden has its own recipe
     for script in bench/*.py; do
         name=$(basename "$script" .py)
         [[ " ${order[*]}$not_benchmarks" == *" $name "* ]] || order+=("$name")
@@ -69,7 +71,7 @@ bench: install
     for name in "${order[@]}"; do
         [ -f "bench/$name.py" ] || continue
         echo "=== bench/$name.py ($(date +%T), load average $(cut -d' ' -f1-3 /proc/loadavg))"
-        {{bin}}/python "bench/$name.py" || failed+=("$name")
+        {{bin}}/python -m "bench.$name" || failed+=("$name")
         echo
     done
     if [ ${#failed[@]} -gt 0 ]; then
@@ -79,4 +81,4 @@ bench: install
 
 # fuzzing, bad inputs, crashes, mixed load and secrets in logs, on one page (minutes; not in `test`)
 harden *args: install
-    {{bin}}/python bench/harden.py {{args}}
+    {{bin}}/python -m bench.harden {{args}}

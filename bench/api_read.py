@@ -8,7 +8,7 @@ medians and the ratio real/bare (target >= 0.50).
 Exit code: 0 when every request succeeded (whatever the ratio), 1 when any failed,
 2 when wrk is missing.
 
-    .venv/bin/python bench/api_read.py [--duration 10] [--rounds 2]
+    .venv/bin/python -m bench.api_read [--duration 10] [--rounds 2]
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ import tempfile
 from pathlib import Path
 
 import httpx
-from common import (
-    Server,
+
+from bench.common import (
+    Process,
     WrkResult,
     create_company_key,
     machine_note,
@@ -77,7 +78,7 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def fetch_body(server: Server, headers: dict[str, str]) -> bytes:
+def fetch_body(server: Process, headers: dict[str, str]) -> bytes:
     """One GET of ``PATH``; raise unless it is a 200."""
     response = httpx.get(server.url + PATH, headers=headers, timeout=5)
     if response.status_code != 200:
@@ -85,12 +86,14 @@ def fetch_body(server: Server, headers: dict[str, str]) -> bytes:
     return response.content
 
 
-def measure(args: argparse.Namespace, real: Server, bare: Server, key: str) -> dict[str, WrkResult]:
+def measure(
+    args: argparse.Namespace, real: Process, bare: Process, key: str
+) -> dict[str, WrkResult]:
     """Warm both servers up, then run bare/real alternately and return each one's medians."""
     servers = {"bare": bare, "real": real}
     headers = {"Authorization": f"Bearer {key}"}  # the bare app ignores it
 
-    def load(server: Server, seconds: float) -> WrkResult:
+    def load(server: Process, seconds: float) -> WrkResult:
         return run_wrk(
             server.url + PATH,
             duration=seconds,

@@ -10,8 +10,6 @@ import math
 import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -21,18 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+from tests.support.processes import Process
+from tests.support.servers import free_port
 
 HOST = "127.0.0.1"
 BIN_DIR = Path(sys.executable).parent
 STEVE_LITE = str(BIN_DIR / "steve-lite")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def steve_env(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -66,62 +58,6 @@ def create_company_key(data_dir: Path, slug: str, workflows: list[str]) -> str:
     return str(steve_cli_json(data_dir, "keys", "create", "--company", slug)["key"])
 
 
-class Server:
-    """A server subprocess on ``port``, its output in ``log_path``, stopped with SIGTERM."""
-
-    def __init__(
-        self, name: str, argv: list[str], port: int, env: dict[str, str], log_path: Path
-    ) -> None:
-        self.name = name
-        self.port = port
-        self.url = f"http://{HOST}:{port}"
-        self.log_path = log_path
-        self._log = log_path.open("w")
-        self.process = subprocess.Popen(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def wait_ready(self, path: str = "/healthz", timeout: float = 60) -> Server:
-        """Poll ``path`` until it answers 200; raise if the process dies or time runs out."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited early:\n{self.output()}")
-            try:
-                if httpx.get(self.url + path, timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name} not ready in {timeout} s:\n{self.output()}")
-
-    def output(self) -> str:
-        """Everything the server printed so far."""
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text()
-
-    def stop(self, timeout: float = 15) -> int:
-        """SIGTERM, wait, SIGKILL if it hangs; return the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
-        return self.process.returncode
-
-    def __enter__(self) -> Server:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
 def unused_storage_env() -> dict[str, str]:
     """``STEVE_S3_*`` naming a closed loopback port, for benchmarks of routes that never touch
     object storage: ``steve-lite serve`` then starts without any S3 server."""
@@ -132,11 +68,11 @@ def unused_storage_env() -> dict[str, str]:
     }
 
 
-def start_steve(data_dir: Path, *, command: str = "serve", **env: str) -> Server:
+def start_steve(data_dir: Path, *, command: str = "serve", **env: str) -> Process:
     """``steve-lite serve`` (or ``command``, e.g. ``up``) on a free port with ``data_dir`` and
     extra ``STEVE_*`` settings."""
     port = free_port()
-    return Server(
+    return Process(
         "steve-lite",
         [STEVE_LITE, command],
         port,
@@ -145,11 +81,11 @@ def start_steve(data_dir: Path, *, command: str = "serve", **env: str) -> Server
     )
 
 
-def start_python(name: str, code: str, args: list[str], log_dir: Path) -> Server:
+def start_python(name: str, code: str, args: list[str], log_dir: Path) -> Process:
     """``python -c CODE PORT ARGS...`` on a free port (the code reads its port from argv[1])."""
     port = free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith("STEVE_")}
-    return Server(
+    return Process(
         name,
         [sys.executable, "-c", code, str(port), *args],
         port,

@@ -20,7 +20,7 @@ properties), Hypothesis statistics and the load bench's JSON. Everything is kept
 
 Exit code: 0 when every part passed, 1 otherwise.
 
-    .venv/bin/python bench/harden.py [--duration 30] [--concurrency 8] [--examples 1000]
+    .venv/bin/python -m bench.harden [--duration 30] [--concurrency 8] [--examples 1000]
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import load_note
+from bench.common import load_note
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -354,7 +354,8 @@ def main() -> int:
             load,
             [
                 PYTHON,
-                str(ROOT / "bench" / "load.py"),
+                "-m",
+                "bench.load",
                 f"--duration={args.duration:g}",
                 f"--concurrency={args.concurrency}",
                 f"--json={figures_path}",

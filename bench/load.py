@@ -26,7 +26,7 @@ Prints requests per second, p50 and p99 per route, errors by status (429 apart) 
 Exit code: 0 when no request failed (429 apart), every check held and no secret was found in
 the logs; 1 otherwise.
 
-    .venv/bin/python bench/load.py [--duration 30] [--concurrency 8] [--json figures.json]
+    .venv/bin/python -m bench.load [--duration 30] [--concurrency 8] [--json figures.json]
 """
 
 from __future__ import annotations
@@ -46,21 +46,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import (
-    Server,
+
+from bench.common import (
+    Process,
     create_company_key,
     load_note,
     percentile,
     print_table,
     start_steve,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from steve_lite.security.api_keys import hash_key  # noqa: E402
-from tests.factories.photos import make_photo  # noqa: E402
-from tests.fixtures.receiver import WebhookReceiver  # noqa: E402
+from steve_lite.security.api_keys import hash_key
+from tests.factories.photos import make_photo
+from tests.fixtures.receiver import WebhookReceiver
 
 SLUG = "compliance-vm"
 HIGH_LIMIT = "1000000"
@@ -478,7 +475,7 @@ def main() -> int:
         f"STEVE_RATE_LIMIT_{b}": HIGH_LIMIT for b in ("READ", "SESSION", "SUBMIT", "REVIEW")
     }  # fmt: skip
     receiver = WebhookReceiver()
-    server: Server = start_steve(
+    server: Process = start_steve(
         data_dir,
         command="up",
         STEVE_WEBHOOK_ALLOW_PRIVATE="true",

@@ -30,7 +30,7 @@ otherwise idle cores; ``--pages`` scales it (the memory figures want 200).
 
 Exit code: 0 when everything was processed (whatever the figures), 1 when anything failed.
 
-    .venv/bin/python bench/processing.py [--pages 200] [--rounds 2] [--receipt-runs 7]
+    .venv/bin/python -m bench.processing [--pages 200] [--rounds 2] [--receipt-runs 7]
 """
 
 from __future__ import annotations
@@ -51,11 +51,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from PIL import Image
 
-import httpx
-from common import (
-    Server,
+from bench.common import (
+    Process,
     create_company_key,
     find_child,
     load_note,
@@ -65,12 +64,11 @@ from common import (
     tree_cpu_seconds,
     tree_memory_mb,
 )
-from PIL import Image
-
+from steve_lite.client import SteveClient
 from steve_lite.processing.ocr import OcrEngine
 from steve_lite.processing.ocr_pool import OcrPool
+from steve_lite.services import ocr_pool_for
 from steve_lite.settings import Settings
-from steve_lite.worker import ocr_pool_for
 from tests.factories.pages import render_page
 from tests.factories.receipts import random_receipt_spec, render_receipt
 
@@ -237,55 +235,23 @@ class DirectEngines:
 # ---------------------------------------------------------------- service helpers
 
 
-class Api:
-    """The few calls the benchmark makes, on keep-alive connections."""
-
-    def __init__(self, url: str, key: str) -> None:
-        self.url = url
-        self.client = httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=60)
-        self.uploader = httpx.Client(timeout=60)
-
-    def create_upload(self, slug: str, client_id: str, files: list[tuple[bytes, str]]) -> str:
-        """Create a session for ``files`` (data, content type) and upload them; its id."""
-        body = {
-            "fileCount": len(files),
-            "contentTypes": [content_type for _, content_type in files],
-            "clientSubmissionId": client_id,
-        }
-        response = self.client.post(f"{self.url}/api/v1/workflows/{slug}/sessions", json=body)
-        if response.status_code != 201:
-            raise RuntimeError(f"create: {response.status_code} {response.text}")
-        answer = response.json()
-        for slot, (data, _) in zip(answer["uploadUrls"], files, strict=True):
-            put = self.uploader.put(slot["uploadUrl"], content=data, headers=slot["headers"])
-            if put.status_code != 200:
-                raise RuntimeError(f"upload: {put.status_code} {put.text}")
-        return str(answer["sessionId"])
-
-    def submit(self, slug: str, session_id: str) -> None:
-        response = self.client.post(
-            f"{self.url}/api/v1/workflows/{slug}/sessions/{session_id}/submit"
-        )
-        if response.status_code != 200:
-            raise RuntimeError(f"submit: {response.status_code} {response.text}")
-
-    def job(self, session_id: str) -> dict[str, Any]:
-        response = self.client.get(f"{self.url}/api/v1/jobs/{session_id}")
-        if response.status_code != 200:
-            raise RuntimeError(f"job: {response.status_code} {response.text}")
-        return dict(response.json())
-
-    def close(self) -> None:
-        self.client.close()
-        self.uploader.close()
+def create_upload(
+    steve: SteveClient, slug: str, client_id: str, files: list[tuple[bytes, str]]
+) -> str:
+    """Create a session for ``files`` (data, content type) and upload them; its id."""
+    session = steve.create_session(
+        slug, [content_type for _, content_type in files], client_submission_id=client_id
+    )
+    steve.upload_files(session, [data for data, _ in files])
+    return str(session["sessionId"])
 
 
 @dataclass
 class Service:
     """The running stack: its processes and a read-only view of its database."""
 
-    server: Server
-    api: Api
+    server: Process
+    api: SteveClient
     data_dir: Path
     worker_pid: int
     weed_pid: int
@@ -327,7 +293,7 @@ def is_worker(command_line: str) -> bool:
     return "steve_lite" in command_line and command_line.split()[-1] == "worker"
 
 
-def wait_log(server: Server, text: str, count: int, timeout: float = 300) -> None:
+def wait_log(server: Process, text: str, count: int, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while server.output().count(text) < count:
         if time.monotonic() > deadline:
@@ -341,7 +307,7 @@ def warm_up_worker(service: Service, warmups: list[bytes]) -> None:
     """One single-page session per worker thread, submitted together, so that every thread has
     read a page before the timed parts."""
     session_ids = [
-        service.api.create_upload("document-ocr", f"warmup-{number}", [(data, "image/png")])
+        create_upload(service.api, "document-ocr", f"warmup-{number}", [(data, "image/png")])
         for number, data in enumerate(warmups)
     ]
     for session_id in session_ids:
@@ -387,7 +353,7 @@ def run_service(
         try:
             for number, chunk in enumerate(chunks):
                 files = [(PAGES[index], "image/png") for index in chunk]
-                session_id = api.create_upload("document-ocr", f"{label}-{number}", files)
+                session_id = create_upload(api, "document-ocr", f"{label}-{number}", files)
                 api.submit("document-ocr", session_id)
                 session_ids.append(session_id)
         except BaseException as exc:  # reported by the main thread
@@ -428,7 +394,7 @@ def run_service(
     finished = max(parse_ts(row["processed_at"]) for row in rows)
     failed = [f"{row['id']}: {row['failed_reason']}" for row in rows if row["state"] != "completed"]
     for session_id, chunk in zip(session_ids, chunks, strict=True):
-        job = api.job(session_id)  # the API's view agrees with the database
+        job = api.get_job(session_id)  # the API's view agrees with the database
         pages = (job.get("result") or {}).get("pages") or []
         if job["state"] != "completed" or len(pages) != len(chunk):
             failed.append(f"{session_id}: job view state {job['state']}, {len(pages)} pages")
@@ -496,8 +462,8 @@ class BigSession:
 def run_big_session(service: Service, photos: list[bytes], per_page: float) -> BigSession:
     """One session of every photo on the idle worker: submit-to-processed time and the peak RSS
     of the worker with its engine processes, sampled every 0.1 s."""
-    session_id = service.api.create_upload(
-        "document-ocr", "big-session", [(data, "image/jpeg") for data in photos]
+    session_id = create_upload(
+        service.api, "document-ocr", "big-session", [(data, "image/jpeg") for data in photos]
     )
     peak = peak_main = 0.0
     with service.db() as db:
@@ -581,7 +547,7 @@ def run_receipts(service: Service, runs: int, workers: int) -> tuple[list[Receip
         engine_cpu_ms = (time.process_time() - cpu) * 1000
 
         slug = "receipt-ocr"
-        session_id = service.api.create_upload(slug, f"receipt-{seed}", [(photo, "image/jpeg")])
+        session_id = create_upload(service.api, slug, f"receipt-{seed}", [(photo, "image/jpeg")])
         cpu_before = service.cpu()
         started = time.perf_counter()
         service.api.submit(slug, session_id)
@@ -801,7 +767,7 @@ def main() -> int:
             server.wait_ready("/readyz")
             service = Service(
                 server=server,
-                api=Api(server.url, key),
+                api=SteveClient(server.url, key, timeout=60),
                 data_dir=data_dir,
                 worker_pid=find_child(server.pid, is_worker),
                 weed_pid=find_child(server.pid, "weed"),

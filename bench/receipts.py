@@ -16,7 +16,7 @@ cross-validation on the real set: each fold's confidences come from a calibratio
 the other folds), and `--write-calibration` refits on every real receipt and writes the
 package's calibration file.
 
-Run from the repository root: `python bench/receipts.py [--data DIR] [--count 200]`.
+Run from the repository root: `python -m bench.receipts [--data DIR] [--count 200]`.
 """
 
 from __future__ import annotations
@@ -27,15 +27,12 @@ import json
 import random
 import re
 import statistics
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.ocr_cache import cached_pages
 from steve_lite.processing.ocr import OcrPage

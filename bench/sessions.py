@@ -16,7 +16,7 @@ real create answer (same size and shape, status 201).
 Exit code: 0 when every request succeeded (whatever the figures), 1 when any failed,
 2 when wrk is missing.
 
-    .venv/bin/python bench/sessions.py [--duration 10] [--rounds 2] [--sessions 100]
+    .venv/bin/python -m bench.sessions [--duration 10] [--rounds 2] [--sessions 100]
 """
 
 from __future__ import annotations
@@ -33,8 +33,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import (
-    Server,
+from PIL import Image, ImageDraw
+
+from bench.common import (
+    Process,
     WrkResult,
     create_company_key,
     load_note,
@@ -48,7 +50,6 @@ from common import (
     start_python,
     start_steve,
 )
-from PIL import Image, ImageDraw
 
 SLUG = "document-ocr"
 PATH = f"/api/v1/workflows/{SLUG}/sessions"
@@ -161,7 +162,7 @@ def count_sessions(data_dir: Path, prefix: str) -> int:
 
 
 def measure_creates(
-    args: argparse.Namespace, real: Server, bare: Server, key: str, script: Path, data_dir: Path
+    args: argparse.Namespace, real: Process, bare: Process, key: str, script: Path, data_dir: Path
 ) -> tuple[dict[str, WrkResult], list[str]]:
     """Warm both up, then bare/real alternately; the medians, and any database mismatch."""
     servers = {"bare": bare, "real": real}
@@ -244,7 +245,7 @@ def time_submits(client: httpx.Client, url: str, session_ids: list[str]) -> list
     return timings
 
 
-def measure_submits(args: argparse.Namespace, real: Server, key: str) -> list[float]:
+def measure_submits(args: argparse.Namespace, real: Process, key: str) -> list[float]:
     headers = {"Authorization": f"Bearer {key}"}
     with httpx.Client(headers=headers, timeout=30) as client:
         total = WARMUP_SUBMITS + args.sessions

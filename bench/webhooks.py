@@ -15,7 +15,7 @@ Starts ``steve-lite up`` (API, worker, embedded S3 server) in a temp data dir wi
 Everything runs on this machine, so the load generator, the receiver and the worker share its
 CPUs.
 
-    .venv/bin/python bench/webhooks.py [--sessions 40] [--events 1000]
+    .venv/bin/python -m bench.webhooks [--sessions 40] [--events 1000]
 
 Exit code 0 when every webhook arrived exactly once, 1 otherwise.
 """
@@ -33,33 +33,30 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import (
+
+from bench.common import (
     HOST,
-    Server,
+    Process,
     create_company_key,
     load_note,
     percentile,
     print_table,
     start_steve,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from steve_lite import db as database  # noqa: E402
-from steve_lite.db import transaction  # noqa: E402
-from steve_lite.queue import Queue  # noqa: E402
-from steve_lite.settings import Settings  # noqa: E402
-from steve_lite.webhooks.outbox import record_event  # noqa: E402
-from tests.factories.photos import make_photo  # noqa: E402
-from tests.fixtures.receiver import WebhookReceiver  # noqa: E402
+from steve_lite import db as database
+from steve_lite.db import transaction
+from steve_lite.queue import Queue
+from steve_lite.settings import Settings
+from steve_lite.webhooks.outbox import record_event
+from tests.factories.photos import make_photo
+from tests.fixtures.receiver import WebhookReceiver
 
 SLUG = "compliance-vm"
 TARGET_P50_MS = 500.0
 HIGH_LIMIT = "1000000"
 
 
-def start_up(data_dir: Path) -> Server:
+def start_up(data_dir: Path) -> Process:
     """``steve-lite up`` on a free port, private webhook targets allowed, no OCR warm-up."""
     return start_steve(
         data_dir,

@@ -1,4 +1,4 @@
-"""``create_app(settings)``: the one place where the web application is wired."""
+"""``create_app(services)``: the web application, its routes, middleware and OpenAPI document."""
 
 from __future__ import annotations
 
@@ -12,28 +12,22 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
-from sqlite_utils import Database
 
 from steve_lite import __version__
-from steve_lite import db as database
 from steve_lite.companies.routes import ROUTES as COMPANY_ROUTES
 from steve_lite.console.routes import TEMPLATES as CONSOLE_TEMPLATES
 from steve_lite.console.routes import console_router
-from steve_lite.group_commit import GroupCommit
 from steve_lite.health import ROUTES as HEALTH_ROUTES
 from steve_lite.http import reference
-from steve_lite.http.cors import skip_cors_without_origin
+from steve_lite.http.bodies import ApiRequest, RequestBodies
 from steve_lite.http.observe import observe_requests
-from steve_lite.http.openapi import SwaggerWithBodies, document_problems
+from steve_lite.http.openapi import JsonWithExamples, SwaggerWithExamples
 from steve_lite.http.problems import EXCEPTION_HANDLERS
 from steve_lite.http.request_id import add_response_headers
 from steve_lite.jobs.routes import ROUTES as JOB_ROUTES
-from steve_lite.queue import Queue
-from steve_lite.read_cache import ReadCache
 from steve_lite.security.auth import ApiKeyMiddleware
+from steve_lite.services import ApiServices
 from steve_lite.sessions.routes import ROUTES as SESSION_ROUTES
-from steve_lite.settings import Settings
-from steve_lite.storage.s3 import ObjectStorage
 from steve_lite.submissions.routes import ROUTES as SUBMISSION_ROUTES
 from steve_lite.webhooks.routes import ROUTES as WEBHOOK_ROUTES
 from steve_lite.workflows.routes import ROUTES as WORKFLOW_ROUTES
@@ -74,13 +68,14 @@ def openapi_config() -> OpenAPIConfig:
         tags=reference.TAGS,
         path="/docs",
         render_plugins=[
-            SwaggerWithBodies(
+            SwaggerWithExamples(
                 path="/",
                 favicon="",
                 js_url=f"{SWAGGER}/swagger-ui-bundle.js",
                 css_url=f"{SWAGGER}/swagger-ui.css",
                 standalone_preset_js_url=f"{SWAGGER}/swagger-ui-standalone-preset.js",
-            )
+            ),
+            JsonWithExamples(),
         ],
         components=Components(
             security_schemes={
@@ -91,18 +86,12 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
-def create_app(
-    settings: Settings,
-    *,
-    storage: ObjectStorage,
-    queue: Queue | None = None,
-    db: Database | None = None,
-) -> Litestar:
-    """Build the application for ``settings``. The database must already be migrated.
+def create_app(services: ApiServices) -> Litestar:
+    """The web application on ``services`` (built by :func:`steve_lite.wiring.build_api`).
 
-    Without a ``queue``, submitted sessions wait in ``submitted`` (tests of the API alone).
+    Routes and middleware reach the services through ``app.state``: each field of the
+    container by its name, and the whole container as ``services``.
     """
-    db = db or database.connect(settings.database_path)
     app = Litestar(
         route_handlers=[
             api_router(),
@@ -113,24 +102,15 @@ def create_app(
             ),
         ],
         before_send=[add_response_headers],
+        request_class=ApiRequest,
+        plugins=[RequestBodies()],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         cors_config=CORSConfig(allow_origins=["*"], allow_headers=["*"], expose_headers=["*"]),
         openapi_config=openapi_config(),
         template_config=TemplateConfig(directory=CONSOLE_TEMPLATES, engine=JinjaTemplateEngine),
-        request_max_body_size=settings.max_body_bytes,
-        state=State(
-            {
-                "settings": settings,
-                "db": db,
-                "writes": GroupCommit(db),
-                "cache": ReadCache(db),
-                "storage": storage,
-                "queue": queue,
-            }
-        ),
+        request_max_body_size=services.settings.max_body_bytes,
+        state=State({**vars(services), "services": services}),
         logging_config=None,
     )
-    document_problems(app.openapi_schema)
-    skip_cors_without_origin(app)
     observe_requests(app)
     return app

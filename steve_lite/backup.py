@@ -24,6 +24,7 @@ from typing import Any
 from steve_lite import __version__
 from steve_lite.clock import now_iso
 from steve_lite.db import BUSY_TIMEOUT_MS
+from steve_lite.errors import SteveLiteError
 from steve_lite.settings import Settings
 from steve_lite.storage.s3 import ObjectNotFoundError, ObjectStorage
 from steve_lite.storage.setup import SupervisedS3, endpoint_record, storage_for
@@ -34,7 +35,7 @@ OBJECTS = "objects"
 LARGEST_OBJECT_BYTES = 1 << 30  # far above any workflow's maxFileSizeMb
 
 
-class BackupError(RuntimeError):
+class BackupError(SteveLiteError):
     """The backup or restore cannot be made; the message says why."""
 
 

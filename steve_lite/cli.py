@@ -15,16 +15,16 @@ from sqlite_utils import Database
 
 from steve_lite import db as database
 from steve_lite import metrics
-from steve_lite.backup import BackupError, BackupSummary, backup, restore
+from steve_lite.backup import BackupSummary, backup, restore
 from steve_lite.bootstrap import create_demo_company, prepare_database
 from steve_lite.companies import service as companies
+from steve_lite.errors import ConfigurationError, NotFound, SteveLiteError
 from steve_lite.log import configure_logging
 from steve_lite.security import api_keys
 from steve_lite.settings import Settings
-from steve_lite.storage.s3 import ObjectStorage
-from steve_lite.storage.setup import StorageConfigError, storage_for
+from steve_lite.storage.setup import storage_for
 from steve_lite.workflows import service as workflows
-from steve_lite.workflows.files import DefinitionFileError, load_definition
+from steve_lite.workflows.files import load_definition
 
 logger = logging.getLogger("steve_lite.cli")
 
@@ -35,13 +35,28 @@ def emit_json(data: Any) -> None:
 
 
 def open_db(settings: Settings) -> Database:
-    """Open and migrate the database, or exit with a clear message."""
-    try:
-        db = database.connect(settings.database_path)
-        prepare_database(db)
-    except database.DataDirError as exc:
-        raise click.ClickException(str(exc)) from None
+    """Open and migrate the database."""
+    db = database.connect(settings.database_path)
+    prepare_database(db)
     return db
+
+
+def error_message(error: SteveLiteError) -> str:
+    """What the command line says about ``error``: its detail, then one line per field."""
+    lines = [error.detail]
+    lines += [f"  {item.field}: {item.message}" for item in error.errors]
+    return "\n".join(lines)
+
+
+class SteveLiteGroup(click.Group):
+    """The ``steve-lite`` group: any error of the tree, from any command, ends the command with
+    its message on stderr and exit status 1 (usage errors keep click's status 2)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SteveLiteError as error:
+            raise click.ClickException(error_message(error)) from None
 
 
 class Context:
@@ -62,10 +77,7 @@ pass_context = click.make_pass_decorator(Context)
 
 
 def _company_id(ctx: Context, slug: str) -> str:
-    try:
-        return companies.require_company(ctx.db, slug)["id"]
-    except companies.CompanyError as exc:
-        raise click.ClickException(str(exc)) from None
+    return str(companies.require_company(ctx.db, slug)["id"])
 
 
 def print_rows(
@@ -82,7 +94,7 @@ def print_rows(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 
 
-@click.group()
+@click.group(cls=SteveLiteGroup)
 @click.version_option(package_name="steve-lite")
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -93,7 +105,7 @@ def main(ctx: click.Context) -> None:
         problems = "; ".join(
             f"STEVE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
         )
-        raise click.ClickException(f"invalid configuration: {problems}") from None
+        raise ConfigurationError(f"invalid configuration: {problems}") from None
     configure_logging(settings.log_level, settings.log_format)
     ctx.obj = Context(settings)
 
@@ -111,13 +123,6 @@ def migrate(ctx: Context) -> None:
     click.echo(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
 
 
-def configured_storage(settings: Settings) -> ObjectStorage:
-    try:
-        return storage_for(settings)
-    except StorageConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
 @main.command()
 @pass_context
 def serve(ctx: Context) -> None:
@@ -125,21 +130,20 @@ def serve(ctx: Context) -> None:
     from steve_lite.runner import serve_api
 
     ctx.db  # noqa: B018 - open and migrate before serving
-    serve_api(ctx.settings, configured_storage(ctx.settings))
+    serve_api(ctx.settings, storage_for(ctx.settings))
 
 
 @main.command()
 @pass_context
 def worker(ctx: Context) -> None:
     """Run the background worker (processing, webhooks, sweeps)."""
-    from steve_lite.runner import warn_if_private_webhooks
-    from steve_lite.worker import run_worker
+    from steve_lite.runner import run_worker, warn_if_private_webhooks
 
     ctx.db  # noqa: B018 - open and migrate before working
     metrics.record_to_directory(metrics.worker_metrics_dir(ctx.settings))
     warn_if_private_webhooks(ctx.settings)
     try:
-        run_worker(ctx.settings, configured_storage(ctx.settings))
+        run_worker(ctx.settings, storage_for(ctx.settings))
     except KeyboardInterrupt:  # SIGINT before the consumer installed its own handler
         logger.info("worker stopped before it started")
 
@@ -151,7 +155,7 @@ def s3(ctx: Context) -> None:
     from steve_lite.runner import run_embedded_s3
 
     if not ctx.settings.embedded_s3:
-        raise click.ClickException("STEVE_S3_ENDPOINT is set: there is no embedded server to run")
+        raise ConfigurationError("STEVE_S3_ENDPOINT is set: there is no embedded server to run")
     run_embedded_s3(ctx.settings)
 
 
@@ -183,10 +187,7 @@ def up(ctx: Context) -> None:
 def backup_command(ctx: Context, destination: Path, objects: bool | None, as_json: bool) -> None:
     """Back up the databases and uploaded files into DESTINATION (new or empty), while the
     service runs."""
-    try:
-        summary = backup(ctx.settings, destination, objects=objects)
-    except BackupError as exc:
-        raise click.ClickException(str(exc)) from None
+    summary = backup(ctx.settings, destination, objects=objects)
     report_backup("backed up", summary, as_json)
 
 
@@ -197,10 +198,7 @@ def backup_command(ctx: Context, destination: Path, objects: bool | None, as_jso
 def restore_command(ctx: Context, source: Path, as_json: bool) -> None:
     """Restore the backup in SOURCE into the (empty) data directory, and its files into the
     configured object storage."""
-    try:
-        summary = restore(ctx.settings, source)
-    except BackupError as exc:
-        raise click.ClickException(str(exc)) from None
+    summary = restore(ctx.settings, source)
     report_backup("restored", summary, as_json)
 
 
@@ -235,10 +233,7 @@ def companies_group() -> None:
 @pass_context
 def companies_create(ctx: Context, name: str, slug: str | None, as_json: bool) -> None:
     """Create a company."""
-    try:
-        company = companies.create_company(ctx.db, name, slug)
-    except companies.CompanyError as exc:
-        raise click.ClickException(str(exc)) from None
+    company = companies.create_company(ctx.db, name, slug)
     data = {
         "id": company["id"],
         "name": company["name"],
@@ -280,10 +275,7 @@ def companies_list(ctx: Context, include_inactive: bool, as_json: bool) -> None:
 @pass_context
 def companies_deactivate(ctx: Context, slug: str) -> None:
     """Deactivate a company: its keys stop working."""
-    try:
-        companies.deactivate_company(ctx.db, slug)
-    except companies.CompanyError as exc:
-        raise click.ClickException(str(exc)) from None
+    companies.deactivate_company(ctx.db, slug)
     click.echo(f"deactivated company {slug}")
 
 
@@ -352,7 +344,7 @@ def keys_list(ctx: Context, company_slug: str | None, as_json: bool) -> None:
 def keys_revoke(ctx: Context, key_id: str) -> None:
     """Revoke a key."""
     if not api_keys.revoke_key(ctx.db, key_id):
-        raise click.ClickException(f"no active key {key_id!r}")
+        raise NotFound(f"no active key {key_id!r}")
     click.echo(f"revoked key {key_id}")
 
 
@@ -397,10 +389,7 @@ def workflows_list(ctx: Context, as_json: bool) -> None:
 @pass_context
 def workflows_assign(ctx: Context, slug: str, company_slug: str) -> None:
     """Let a company use a workflow."""
-    try:
-        workflows.assign(ctx.db, slug, _company_id(ctx, company_slug))
-    except workflows.WorkflowError as exc:
-        raise click.ClickException(str(exc)) from None
+    workflows.assign(ctx.db, slug, _company_id(ctx, company_slug))
     click.echo(f"assigned {slug} to {company_slug}")
 
 
@@ -410,10 +399,7 @@ def workflows_assign(ctx: Context, slug: str, company_slug: str) -> None:
 @pass_context
 def workflows_unassign(ctx: Context, slug: str, company_slug: str) -> None:
     """Withdraw a workflow from a company."""
-    try:
-        removed = workflows.unassign(ctx.db, slug, _company_id(ctx, company_slug))
-    except workflows.WorkflowError as exc:
-        raise click.ClickException(str(exc)) from None
+    removed = workflows.unassign(ctx.db, slug, _company_id(ctx, company_slug))
     click.echo(f"unassigned {slug} from {company_slug}" if removed else f"{slug} was not assigned")
 
 
@@ -423,10 +409,7 @@ def workflows_unassign(ctx: Context, slug: str, company_slug: str) -> None:
 @pass_context
 def workflows_publish(ctx: Context, file: Path, as_json: bool) -> None:
     """Publish the next immutable version of a workflow from a TOML or JSON FILE."""
-    try:
-        definition = load_definition(file)
-    except DefinitionFileError as exc:
-        raise click.ClickException(str(exc)) from None
+    definition = load_definition(file)
     published = workflows.publish(ctx.db, definition)
     if as_json:
         emit_json(published)
@@ -443,7 +426,7 @@ main.add_command(corrections)
 
 # ---------------------------------------------------------------- API client commands
 
-from steve_lite.client.commands import jobs, submissions, submit  # noqa: E402
+from steve_lite.remote.commands import jobs, submissions, submit  # noqa: E402
 
 main.add_command(submit)
 main.add_command(jobs)

@@ -13,11 +13,12 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from steve_lite.clock import now_iso
+from steve_lite.errors import ConfigurationError
 
 BUSY_TIMEOUT_MS = 5000
 
 
-class DataDirError(RuntimeError):
+class DataDirError(ConfigurationError):
     """The data directory cannot be created or written."""
 
 
@@ -60,10 +61,21 @@ def connect(path: Path) -> Database:
 
 @contextmanager
 def transaction(db: Database) -> Iterator[Database]:
-    """Run the block in one write transaction (``BEGIN IMMEDIATE``), or roll it back."""
+    """Run the block in one write transaction (``BEGIN IMMEDIATE``), or roll it back.
+
+    Inside a transaction that is already open (a unit of the API's group commit, or an outer
+    ``transaction``), the block is a savepoint, as ``sqlite_utils.Database.atomic`` makes it:
+    an error rolls back the block's own writes, then reaches the caller."""
     conn = db.conn
     if conn.in_transaction:
-        yield db
+        conn.execute("SAVEPOINT nested")
+        try:
+            yield db
+        except BaseException:
+            conn.execute("ROLLBACK TO nested")
+            conn.execute("RELEASE nested")
+            raise
+        conn.execute("RELEASE nested")
         return
     conn.execute("BEGIN IMMEDIATE")
     try:

@@ -1,9 +1,15 @@
-"""The error vocabulary: one exception class per problem slug, rendered as RFC 9457."""
+"""The error tree: one root, and the domain errors every layer raises.
+
+Domain errors say what went wrong, never how to answer it: they carry a ``detail`` and, when
+fields are at fault, ``errors``, but no HTTP status. The HTTP layer maps them to RFC 9457
+problem documents (:mod:`steve_lite.http.problems`); ``cli.main`` maps them to a message on
+stderr and an exit status. Errors that exist only on the wire (a missing API key, a rate limit,
+an unknown route) are HTTP errors, defined in :mod:`steve_lite.http.errors` on the same root.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
 
 
 @dataclass(frozen=True)
@@ -18,119 +24,46 @@ class FieldError:
         return {"field": self.field, "message": self.message, "code": self.code}
 
 
-class ApiError(Exception):
-    """An error that leaves the API as a problem document."""
+class SteveLiteError(Exception):
+    """The root of every error steve-lite raises on purpose."""
 
-    status: ClassVar[int] = 500
-    slug: ClassVar[str] = "internal-error"
-    title: ClassVar[str] = "Internal Server Error"
-
-    def __init__(
-        self,
-        detail: str,
-        *,
-        errors: list[FieldError] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
+    def __init__(self, detail: str, *, errors: list[FieldError] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or []
-        self.headers = headers or {}
 
 
-class BadRequest(ApiError):
-    status, slug, title = 400, "bad-request", "Bad Request"
+class NotFound(SteveLiteError):
+    """The thing does not exist, or is not visible to the caller."""
 
 
-class Unauthorized(ApiError):
-    status, slug, title = 401, "unauthorized", "Unauthorized"
+class Conflict(SteveLiteError):
+    """The thing is in a state that does not allow the change, or an idempotency key clashes."""
 
 
-class Forbidden(ApiError):
-    status, slug, title = 403, "forbidden", "Forbidden"
+class NotPending(Conflict):
+    """A session or submission that is no longer waiting for its uploads was submitted."""
 
 
-class KeyNotCompanyScoped(ApiError):
-    status, slug, title = 403, "key-not-company-scoped", "Key Not Company Scoped"
+class Expired(SteveLiteError):
+    """The session's time to live has passed."""
 
 
-class NotFound(ApiError):
-    status, slug, title = 404, "not-found", "Not Found"
+class Invalid(SteveLiteError):
+    """The input is well formed but breaks a rule; ``errors`` names each field at fault."""
 
 
-class MethodNotAllowed(ApiError):
-    status, slug, title = 405, "method-not-allowed", "Method Not Allowed"
+class FilesMissing(Invalid):
+    """Fewer files were uploaded than the workflow needs."""
 
 
-class Conflict(ApiError):
-    status, slug, title = 409, "conflict", "Conflict"
+class Malformed(SteveLiteError):
+    """The input cannot be read at all: not JSON, a tampered cursor, a bad request id."""
 
 
-class SubmitConflict(Conflict):
-    """Submit on a session that is not pending: 400 with slug ``conflict``, as Steve documents."""
-
-    status = 400
+class ConfigurationError(SteveLiteError):
+    """The settings or the data directory do not let steve-lite start."""
 
 
-class Gone(ApiError):
-    status, slug, title = 410, "gone", "Gone"
-
-
-class PayloadTooLarge(ApiError):
-    status, slug, title = 413, "payload-too-large", "Payload Too Large"
-
-
-class ValidationFailed(ApiError):
-    status, slug, title = 422, "validation-error", "Validation Error"
-
-
-class FilesMissing(ApiError):
-    status, slug, title = 422, "files-missing", "Files Missing"
-
-
-class RateLimitExceeded(ApiError):
-    status, slug, title = 429, "rate-limit-exceeded", "Rate Limit Exceeded"
-
-
-class InternalError(ApiError):
-    status, slug, title = 500, "internal-error", "Internal Server Error"
-
-
-class ServiceUnavailable(ApiError):
-    status, slug, title = 503, "service-unavailable", "Service Unavailable"
-
-
-ERRORS_BY_STATUS: dict[int, type[ApiError]] = {
-    cls.status: cls
-    for cls in (
-        BadRequest,
-        Unauthorized,
-        Forbidden,
-        NotFound,
-        MethodNotAllowed,
-        Conflict,
-        Gone,
-        PayloadTooLarge,
-        ValidationFailed,
-        RateLimitExceeded,
-        InternalError,
-        ServiceUnavailable,
-    )
-}
-
-
-def problem_body(
-    error: ApiError, *, type_base: str, instance: str, request_id: str
-) -> dict[str, Any]:
-    """The RFC 9457 document for ``error``."""
-    body: dict[str, Any] = {
-        "type": f"{type_base.rstrip('/')}/{error.slug}",
-        "title": error.title,
-        "status": error.status,
-        "detail": error.detail,
-        "instance": instance,
-        "requestId": request_id,
-    }
-    if error.errors:
-        body["errors"] = [item.to_json() for item in error.errors]
-    return body
+class StorageError(SteveLiteError):
+    """Object storage could not be reached or answered with an unexpected error."""

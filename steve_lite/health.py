@@ -12,8 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from steve_lite import __version__
 from steve_lite.heartbeat import live_workers
 from steve_lite.http import reference as docs
-from steve_lite.http.openapi import add_request_bodies
-from steve_lite.http.reference import add_examples
+from steve_lite.http.openapi import served_document
 from steve_lite.metrics import exposition, worker_metrics_dir
 from steve_lite.metrics_state import StateCollector
 
@@ -74,7 +73,7 @@ async def metrics(request: Request[Any, Any, Any]) -> bytes:
 @get("/openapi.json", include_in_schema=False)
 async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the API."""
-    return add_examples(add_request_bodies(request.app.openapi_schema.to_schema()))
+    return served_document(request.app.openapi_schema.to_schema())
 
 
 ROUTES = [healthz, readyz, metrics, openapi_json]

@@ -230,7 +230,7 @@ def webhook_attempted(event: Mapping[str, Any], delivered: bool, retry_in: float
 def exposition(*collectors: object, worker_directory: Path) -> bytes:
     """The Prometheus text of the API's metrics, the workers' files and ``collectors``."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(API_REGISTRY)  # type: ignore[arg-type]
+    registry.register(API_REGISTRY)
     for collector in collectors:
         registry.register(collector)  # type: ignore[arg-type]
     if worker_directory.is_dir():

@@ -11,6 +11,7 @@ from sqlite_utils import Database
 from steve_lite import __version__
 from steve_lite.clock import parse_iso, to_iso, utcnow
 from steve_lite.queue import Queue
+from steve_lite.sessions import store
 
 ROWS_BY_STATE = (
     ("steve_sessions", "Sessions by state.", "SELECT state, COUNT(*) FROM sessions GROUP BY 1"),
@@ -72,9 +73,7 @@ class StateCollector:
             "unfinished session; deliver_webhook since the oldest overdue attempt fell due.",
             labels=["task"],
         )
-        oldest_session = self.db.execute(
-            "SELECT MIN(submitted_at) FROM sessions WHERE state = 'submitted'"
-        ).fetchone()[0]
+        oldest_session = store.oldest_submitted_at(self.db)
         oldest_delivery = self.db.execute(
             "SELECT MIN(next_attempt_at) FROM webhook_events "
             "WHERE status = 'pending' AND next_attempt_at <= ?",

@@ -1,7 +1,8 @@
 """The background queue: one Huey instance on its own SQLite file, and its tasks.
 
 The API only enqueues. ``steve-lite worker`` runs the consumer, whose tasks call the same
-services as the API through a :class:`~steve_lite.worker.Runtime` built once per process.
+services as the API through :class:`~steve_lite.services.WorkerServices`, built once per
+process by :mod:`steve_lite.wiring`.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ class ReadCache:
     def get(self, key: Hashable, load: Callable[[], T]) -> T:
         """The cached value for ``key``, loaded with ``load()`` on a miss (None is not kept)."""
         try:
-            return self._entries[key]  # type: ignore[no-any-return]
+            return self._entries[key]
         except KeyError:
             value = load()
             if value is not None:

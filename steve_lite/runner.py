@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -15,16 +16,17 @@ from types import FrameType
 import uvicorn
 
 from steve_lite import db as database
-from steve_lite.app import create_app
-from steve_lite.heartbeat import forget_process
+from steve_lite.heartbeat import Heartbeat, forget_process
 from steve_lite.lifetime import die_with_parent_hook
 from steve_lite.queue import Queue
 from steve_lite.settings import Settings
 from steve_lite.storage.s3 import ObjectStorage
 from steve_lite.storage.setup import SupervisedS3, storage_for
 from steve_lite.supervisor import Supervisor
+from steve_lite.wiring import build_api, build_worker
 
 logger = logging.getLogger("steve_lite.runner")
+worker_logger = logging.getLogger("steve_lite.worker")  # the worker process logs as before
 WORKER_STOP_SECONDS = 30
 
 
@@ -57,12 +59,7 @@ GC_FIRST_GENERATION_THRESHOLD = 10_000  # allocations between young collections 
 def serve_api(settings: Settings, storage: ObjectStorage) -> None:
     """Serve the API with uvicorn until Ctrl-C or SIGTERM."""
     warn_if_private_webhooks(settings)
-    app = create_app(
-        settings,
-        db=database.connect(settings.database_path),
-        storage=storage,
-        queue=Queue(settings),
-    )
+    app = build_api(settings, storage, queue=Queue(settings))
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -86,6 +83,45 @@ def tune_garbage_collection() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_FIRST_GENERATION_THRESHOLD, 20, 20)
+
+
+def run_worker(settings: Settings, storage: ObjectStorage) -> None:
+    """``steve-lite worker``: run the consumer until SIGINT (finish running tasks) or SIGTERM
+    (stop now; unfinished sessions are re-queued by the sweep once their lease ends)."""
+    services = build_worker(settings, storage)
+    if settings.ocr_warmup:
+        services.ocr.start()
+    consumer = services.queue.huey.create_consumer(
+        workers=settings.workers,
+        worker_type="thread",
+        initial_delay=min(0.05, settings.worker_poll_seconds),
+        backoff=1.15,
+        max_delay=settings.worker_poll_seconds,
+        scheduler_interval=1,
+        periodic=True,
+        check_worker_health=True,
+    )
+    heartbeat = Heartbeat(settings.database_path, settings.worker_heartbeat_seconds)
+    heartbeat.start()
+    worker_logger.info(
+        "worker started: %s thread(s), queue %s", settings.workers, settings.queue_path
+    )
+    try:
+        consumer.run()
+    finally:
+        heartbeat.stop()
+    for _, thread in consumer.worker_threads:
+        thread.join(timeout=0.5)  # idle threads notice the stop flag within a poll interval
+    busy = any(thread.is_alive() for _, thread in consumer.worker_threads)
+    if busy:
+        # SIGTERM leaves tasks running in daemon threads, waiting on engine processes. Their
+        # sessions keep a lease and are re-queued by the sweep, so leave now without the
+        # interpreter's teardown, as a clean exit; the engine processes die with this one.
+        worker_logger.info("worker stopped")
+        logging.shutdown()
+        os._exit(0)
+    services.close()
+    worker_logger.info("worker stopped")
 
 
 class WorkerProcess:

@@ -5,73 +5,57 @@ from __future__ import annotations
 import logging
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
-from steve_lite.clock import now_iso, to_iso, utcnow
-from steve_lite.processing.pipeline import INTERNAL_FAILURE_REASON, fail, load_submitted
+from steve_lite.clock import to_iso, utcnow
+from steve_lite.processing.pipeline import INTERNAL_FAILURE_REASON, fail
 from steve_lite.security.rate_limit import prune_windows
+from steve_lite.services import WorkerServices
+from steve_lite.sessions import store
 from steve_lite.sessions.service import expire_session
 from steve_lite.storage.s3 import StorageError
-
-if TYPE_CHECKING:
-    from steve_lite.worker import Runtime
 
 logger = logging.getLogger("steve_lite.sweeps")
 
 LOST_DELIVERY_GRACE_SECONDS = 5
 
 
-def expire_stale_sessions(runtime: Runtime) -> int:
+def expire_stale_sessions(runtime: WorkerServices) -> int:
     """Mark pending sessions past their TTL ``expired`` (submission ``cancelled``)."""
-    rows = runtime.db.execute(
-        "SELECT id FROM sessions WHERE state = 'pending' AND expires_at <= ?", [now_iso()]
-    ).fetchall()
-    return sum(expire_session(runtime.db, row[0]) for row in rows)
+    db = runtime.db
+    return sum(expire_session(db, session_id) for session_id in store.pending_past_ttl(db))
 
 
-def purge_expired_objects(runtime: Runtime) -> int:
+def purge_expired_objects(runtime: WorkerServices) -> int:
     """Delete whatever was uploaded for expired sessions."""
     db = runtime.db
-    rows = db.execute(
-        "SELECT id FROM sessions WHERE state = 'expired' AND objects_purged_at IS NULL"
-    ).fetchall()
-    for row in rows:
-        keys = [
-            r[0]
-            for r in db.execute(
-                "SELECT object_key FROM session_files WHERE session_id = ?", [row[0]]
-            )
-        ]
-        runtime.storage.delete(keys)
-        db.execute("UPDATE sessions SET objects_purged_at = ? WHERE id = ?", [now_iso(), row[0]])
-    return len(rows)
+    session_ids = store.expired_unpurged(db)
+    for session_id in session_ids:
+        runtime.storage.delete(store.object_keys(db, session_id))
+        store.mark_purged(db, session_id)
+    return len(session_ids)
 
 
-def requeue_stale_submissions(runtime: Runtime) -> int:
+def requeue_stale_submissions(runtime: WorkerServices) -> int:
     """Queue again sessions left ``submitted`` past their lease (lost enqueue, dead worker);
     fail those that already had every attempt (each attempt ended by a crash, for example)."""
     db = runtime.db
     now = utcnow()
-    rows = db.execute(
-        "SELECT id, processing_attempts FROM sessions WHERE state = 'submitted' "
-        "AND (lease_until IS NULL OR lease_until <= ?)",
-        [to_iso(now)],
-    ).fetchall()
-    lease = to_iso(now + timedelta(seconds=runtime.settings.processing_lease_seconds))
+    rows = store.submitted_past_lease(db, now)
+    lease = now + timedelta(seconds=runtime.settings.processing_lease_seconds)
     for session_id, attempts in rows:
         if attempts >= runtime.settings.processing_max_attempts:
-            session = load_submitted(db, session_id)
+            session = store.load_session(db, session_id)
             assert session is not None
             fail(runtime, session, INTERNAL_FAILURE_REASON.format(attempts=attempts))
             logger.warning("session %s failed: %s attempts did not finish", session_id, attempts)
             continue
-        db.execute("UPDATE sessions SET lease_until = ? WHERE id = ?", [lease, session_id])
+        store.set_lease(db, session_id, lease)
         runtime.queue.enqueue_processing(session_id)
         logger.warning("re-queued session %s after its lease ended", session_id)
     return len(rows)
 
 
-def redispatch_lost_deliveries(runtime: Runtime) -> int:
+def redispatch_lost_deliveries(runtime: WorkerServices) -> int:
     """Queue again webhook events whose attempt is overdue (lost enqueue, dead worker)."""
     cutoff = to_iso(utcnow() - timedelta(seconds=LOST_DELIVERY_GRACE_SECONDS))
     rows = runtime.db.execute(
@@ -83,7 +67,7 @@ def redispatch_lost_deliveries(runtime: Runtime) -> int:
     return len(rows)
 
 
-def sweep(runtime: Runtime) -> None:
+def sweep(runtime: WorkerServices) -> None:
     """Run every upkeep step; the worker runs this at start and then every minute."""
     expired = expire_stale_sessions(runtime)
     try:

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from steve_lite.processing.images import sniff_format
+from steve_lite.formats import sniff_format
 
 FileInput = bytes | str | os.PathLike[str]
 # Called with (file index, bytes sent so far, file size) as an upload progresses.

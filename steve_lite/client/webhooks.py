@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from steve_lite.security.api_keys import hash_key
-from steve_lite.webhooks.signing import verify_signature
+from steve_lite.signatures import signing_secret, verify_signature
 
 
 def verify_webhook(
@@ -21,5 +20,5 @@ def verify_webhook(
     ``webhook-signature``) and timestamped within ``tolerance_seconds`` of ``now`` (default: the
     clock). Pass the body exactly as received, before any JSON parsing."""
     return verify_signature(
-        hash_key(api_key), raw_body, headers, tolerance_seconds=tolerance_seconds, now=now
+        signing_secret(api_key), raw_body, headers, tolerance_seconds=tolerance_seconds, now=now
     )

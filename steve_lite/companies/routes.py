@@ -9,7 +9,8 @@ from litestar.params import FromQuery
 
 from steve_lite.companies import service
 from steve_lite.http import reference as docs
-from steve_lite.http.pagination import Pagination, page, paginate
+from steve_lite.http.openapi import problem_responses
+from steve_lite.pagination import Pagination, page, paginate
 from steve_lite.security.api_keys import ApiKey
 
 
@@ -40,6 +41,7 @@ def company_json(row: dict[str, Any]) -> CompanyJson:
     tags=[docs.COMPANIES],
     summary="List companies",
     description=docs.LIST_COMPANIES,
+    responses=problem_responses(),
 )
 async def list_companies(
     request: Request[ApiKey, Any, Any],

@@ -9,13 +9,10 @@ from sqlite_utils import Database
 
 from steve_lite.clock import now_iso
 from steve_lite.db import transaction
+from steve_lite.errors import Conflict, Invalid, NotFound
 from steve_lite.ids import new_id
 
 SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-
-
-class CompanyError(ValueError):
-    """A company cannot be created or changed as asked."""
 
 
 def slugify(name: str) -> str:
@@ -27,15 +24,15 @@ def create_company(db: Database, name: str, slug: str | None = None) -> dict[str
     """Create a company; the slug defaults to one made from the name."""
     name = name.strip()
     if not name:
-        raise CompanyError("company name must not be empty")
+        raise Invalid("company name must not be empty")
     slug = slug or slugify(name)
     if not SLUG_PATTERN.fullmatch(slug):
-        raise CompanyError(f"invalid slug {slug!r}: use lowercase letters, digits and dashes")
+        raise Invalid(f"invalid slug {slug!r}: use lowercase letters, digits and dashes")
     row = {"id": new_id("co"), "name": name, "slug": slug, "active": 1, "created_at": now_iso()}
     with transaction(db):
         if get_company(db, slug) is not None:
-            raise CompanyError(f"a company with slug {slug!r} already exists")
-        db["companies"].insert(row)
+            raise Conflict(f"a company with slug {slug!r} already exists")
+        db.table("companies").insert(row)
     return row
 
 
@@ -45,10 +42,10 @@ def get_company(db: Database, slug: str) -> dict[str, Any] | None:
 
 
 def require_company(db: Database, slug: str) -> dict[str, Any]:
-    """The company with ``slug``, or :class:`CompanyError`."""
+    """The company with ``slug``, or :class:`~steve_lite.errors.NotFound`."""
     company = get_company(db, slug)
     if company is None:
-        raise CompanyError(f"no company with slug {slug!r}")
+        raise NotFound(f"no company with slug {slug!r}")
     return company
 
 

@@ -68,7 +68,7 @@ def add_reviewer(db: Database, company_id: str, email: str) -> dict[str, Any]:
             "password_set_at": None,
             "disabled_at": None,
         }
-        db["reviewers"].insert(row)
+        db.table("reviewers").insert(row)
     return row
 
 
@@ -121,7 +121,7 @@ def issue_link(db: Database, reviewer_id: str, ttl_seconds: int) -> str:
     token = secrets.token_urlsafe(32)
     now = utcnow()
     db.execute("DELETE FROM reviewer_links WHERE reviewer_id = ?", [reviewer_id])
-    db["reviewer_links"].insert(
+    db.table("reviewer_links").insert(
         {
             "token_hash": hash_token(token),
             "reviewer_id": reviewer_id,

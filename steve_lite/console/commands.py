@@ -20,10 +20,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 
 
 def company_id(ctx: Any, slug: str) -> str:
-    try:
-        return companies.require_company(ctx.db, slug)["id"]
-    except companies.CompanyError as exc:
-        raise click.ClickException(str(exc)) from None
+    return str(companies.require_company(ctx.db, slug)["id"])
 
 
 def link_url(settings: Settings, token: str) -> str:

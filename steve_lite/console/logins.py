@@ -44,7 +44,7 @@ def start_session(db: Database, reviewer_id: str, absolute_seconds: int) -> tupl
         "(ended_at IS NOT NULL OR expires_at <= ?)",
         [reviewer_id, to_iso(now)],
     )
-    db["console_sessions"].insert(
+    db.table("console_sessions").insert(
         {
             "token_hash": hash_token(token),
             "reviewer_id": reviewer_id,

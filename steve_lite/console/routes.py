@@ -12,7 +12,7 @@ import secrets
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 from anyio import to_thread
@@ -25,7 +25,9 @@ from sqlite_utils import Database
 
 from steve_lite.console import accounts, logins
 from steve_lite.console import service as console
-from steve_lite.errors import ApiError, Conflict, FieldError, Forbidden, ValidationFailed
+from steve_lite.errors import Conflict, FieldError, Invalid, SteveLiteError
+from steve_lite.http.errors import Forbidden
+from steve_lite.http.problems import problem_for
 from steve_lite.submissions import service as submissions
 from steve_lite.webhooks.outbox import dispatch
 
@@ -65,18 +67,19 @@ def cookie(request: Request[Any, Any, Any], name: str, value: str, max_age: int)
 
 
 def login_of(request: Request[Any, Any, Any]) -> logins.Login:
-    return request.scope["console_login"]  # type: ignore[no-any-return]
+    return cast(logins.Login, request.scope.get("console_login"))
 
 
 def db_of(request: Request[Any, Any, Any]) -> Database:
-    return request.app.state.db  # type: ignore[no-any-return]
+    db: Database = request.app.state.db
+    return db
 
 
 def render(
     request: Request[Any, Any, Any], template: str, status: int = 200, **context: Any
 ) -> Template:
     """A page; signed-in pages get the reviewer, the CSRF token and the count waiting."""
-    login = request.scope.get("console_login")
+    login = cast("logins.Login | None", request.scope.get("console_login"))
     if login is not None:
         context["login"] = login
         context["csrf"] = login.csrf_token
@@ -172,9 +175,10 @@ def add_headers(response: Response[Any]) -> Response[Any]:
     return response
 
 
-def error_page(request: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
+def error_page(request: Request[Any, Any, Any], exc: SteveLiteError) -> Response[Any]:
     """Errors of console pages as a page, with the same status the API would answer."""
-    return render(request, "error.html", exc.status, title=exc.title, detail=exc.detail)
+    problem = problem_for(exc)
+    return render(request, "error.html", problem.status, title=problem.title, detail=exc.detail)
 
 
 # ---------------------------------------------------------------- sign-in
@@ -363,7 +367,7 @@ async def review(request: Request[Any, Any, Any], submission_id: str, action: st
                 note=note,
             )
         )
-    except ValidationFailed as exc:
+    except Invalid as exc:
         return submission_view(
             request, submission_id, status=422, errors=exc.errors, entered=form, message=exc.detail
         )
@@ -459,6 +463,6 @@ def console_router() -> Router:
         ],
         before_request=require_login,
         after_request=add_headers,
-        exception_handlers={ApiError: error_page},
+        exception_handlers={SteveLiteError: error_page},
         include_in_schema=False,
     )

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from sqlite_utils import Database
 
-from steve_lite.errors import FieldError, NotFound, ValidationFailed
+from steve_lite.errors import FieldError, Invalid, NotFound
 from steve_lite.storage.s3 import ObjectStorage
 from steve_lite.submissions.schemas import FRAUD_STATUSES, STATUSES
 from steve_lite.submissions.service import (
@@ -326,7 +326,7 @@ def form_changes(
             changes[field.name] = value
     if errors:
         fields = ", ".join(error.field for error in errors)
-        raise ValidationFailed(f"the corrections are invalid: {fields}", errors=errors)
+        raise Invalid(f"the corrections are invalid: {fields}", errors=errors)
     return changes
 
 

@@ -1,18 +1,29 @@
-"""Reading JSON request bodies into pydantic models, with problems that name the field."""
+"""Request bodies: handlers declare them (``data: SessionCreate``); this module reads them.
+
+:class:`ApiRequest` parses the body as strict JSON (no ``NaN``, no ``1e999``, a clear 400 when
+nested too deeply), and :class:`RequestBodies` has Litestar validate every
+:class:`~steve_lite.schemas.RequestModel` with :func:`read_model`, so that a body that is not an
+object is :class:`~steve_lite.errors.Malformed` (400) and invalid fields are
+:class:`~steve_lite.errors.Invalid` (422) with one ``errors[]`` entry per field.
+"""
 
 from __future__ import annotations
 
 import json
 import math
-from typing import Any, NoReturn, TypeVar
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from litestar import Request
-from pydantic import BaseModel, ValidationError
+from litestar.plugins.pydantic import PydanticInitPlugin
+from litestar.types import Empty
+from pydantic import ValidationError
 
-from steve_lite.errors import BadRequest, FieldError, PayloadTooLarge, ValidationFailed
+from steve_lite.errors import FieldError, Invalid, Malformed
+from steve_lite.schemas import RequestModel
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
 TOO_DEEP = "the request body is nested too deeply"
+BODY_REQUIRED = "a JSON object body is required"
 
 
 def field_path(location: tuple[str | int, ...]) -> str:
@@ -26,7 +37,7 @@ def field_path(location: tuple[str | int, ...]) -> str:
     return path or "body"
 
 
-def validation_problem(exc: ValidationError) -> ValidationFailed:
+def validation_problem(exc: ValidationError) -> Invalid:
     """One ``errors[]`` entry per invalid field."""
     errors = []
     seen = set()
@@ -41,7 +52,7 @@ def validation_problem(exc: ValidationError) -> ValidationFailed:
         message = item["msg"].removeprefix("Value error, ")
         errors.append(FieldError(field=field, message=message, code=item["type"]))
     fields = ", ".join(error.field for error in errors)
-    return ValidationFailed(f"the request body is invalid: {fields}", errors=errors)
+    return Invalid(f"the request body is invalid: {fields}", errors=errors)
 
 
 def finite_float(text: str) -> float:
@@ -57,28 +68,46 @@ def refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a JSON value")
 
 
-async def read_json(
-    request: Request[Any, Any, Any], model: type[ModelT], *, optional: bool = False
-) -> ModelT:
-    """Parse and validate the body. Not JSON or not an object: 400; invalid fields: 422."""
-    raw = await request.body()
-    if len(raw) > request.app.state.settings.max_body_bytes:
-        raise PayloadTooLarge("request body is larger than 64 KiB")
-    if not raw.strip():
-        if optional:
-            return model.model_validate({})
-        raise BadRequest("a JSON object body is required")
+def parse_json(raw: bytes) -> Any:
+    """A request body as strict JSON; :class:`Malformed` when it is not."""
     try:
-        payload = json.loads(raw, parse_float=finite_float, parse_constant=refuse_constant)
+        return json.loads(raw, parse_float=finite_float, parse_constant=refuse_constant)
     except RecursionError:
-        raise BadRequest(TOO_DEEP) from None
+        raise Malformed(TOO_DEEP) from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the request body is not valid JSON: {exc}") from None
-    if not isinstance(payload, dict):
-        raise BadRequest("the request body must be a JSON object")
+        raise Malformed(f"the request body is not valid JSON: {exc}") from None
+
+
+class ApiRequest(Request[Any, Any, Any]):
+    """The request class of the app: its JSON body is read by :func:`parse_json`; a body of
+    white space only is no body, as an empty one is."""
+
+    async def json(self) -> Any:
+        raw = await self.body()
+        return parse_json(raw) if raw.strip() else Empty
+
+
+def read_model(model: type[RequestModel], value: Any) -> RequestModel:
+    """Validate a parsed body against ``model``: not an object: 400; invalid fields: 422."""
+    if not isinstance(value, dict):
+        raise Malformed("the request body must be a JSON object")
     try:
-        return model.model_validate(payload)
+        return model.model_validate(value)
     except ValidationError as exc:
         raise validation_problem(exc) from None
     except RecursionError:  # validators that walk a value nested nearly to the parser's limit
-        raise BadRequest(TOO_DEEP) from None
+        raise Malformed(TOO_DEEP) from None
+
+
+def is_request_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, RequestModel)
+
+
+class RequestBodies(PydanticInitPlugin):
+    """Litestar's pydantic support, with request bodies validated by :func:`read_model`."""
+
+    @classmethod
+    def decoders(
+        cls, validate_strict: bool = False
+    ) -> list[tuple[Callable[[Any], bool], Callable[[Any, Any], Any]]]:
+        return [(is_request_model, read_model), *super().decoders(validate_strict)]

@@ -1,35 +1,26 @@
-"""The responses of the OpenAPI document as the API really answers them.
+"""What routes declare so that Litestar's one OpenAPI document says how the API really answers,
+and the one way that document is served.
 
-Litestar documents a 400 ``{status_code, detail, extra}`` as ``application/json`` for every
-route with parameters, and nothing else. steve-lite answers every error with
-``application/problem+json`` (:mod:`steve_lite.http.problems`), so :func:`document_problems`
-replaces that 400 and adds, per ``/api/v1`` operation, the problem statuses it can answer, and
-the 200 of an idempotent session create (a replay) beside its 201.
+Every error is answered as ``application/problem+json`` (:mod:`steve_lite.http.problems`):
+:func:`problem_responses` is the ``responses=`` of an ``/api/v1`` route, the problem statuses it
+can answer. :class:`OptionalBody` marks a route whose body may be left out. Litestar writes the
+document from these declarations and the handlers' bodies; :func:`served_document` only adds
+the reference's examples (as JSON, whose ``null`` values Litestar's spec objects would drop),
+for ``/openapi.json``, ``/docs/openapi.json`` and the docs page alike.
 """
 
-from __future__ import annotations
-
 import copy
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NotRequired, TypedDict
 
 from litestar import Request
-from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.openapi.spec import (
-    OpenAPI,
-    OpenAPIMediaType,
-    OpenAPIResponse,
-    OpenAPIType,
-    Operation,
-    Reference,
-    Schema,
-)
-from pydantic import BaseModel
+from litestar.openapi import ResponseSpec
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Operation, RequestBody
 
 from steve_lite.http.problems import PROBLEM_JSON
 from steve_lite.http.reference import add_examples
 
-API_PREFIX = "/api/v1/"
-PROBLEM_SCHEMA = "ProblemDetails"
 DESCRIPTIONS = {
     400: "Bad request: a malformed body, parameter, cursor or X-Request-Id",
     401: "Missing, malformed or unknown API key",
@@ -44,132 +35,63 @@ DESCRIPTIONS = {
     503: "Object storage is unavailable (see Retry-After)",
 }
 ALWAYS = (400, 401, 403, 429, 500)
-REVIEW_ACTIONS = ("/approve", "/reject", "/cancel", "/resolve")
 
 
-def problem_schema() -> Schema:
-    string = Schema(type=OpenAPIType.STRING)
-    field_error = Schema(
-        type=OpenAPIType.OBJECT,
-        required=["field", "message", "code"],
-        properties={"field": string, "message": string, "code": string},
-    )
-    return Schema(
-        type=OpenAPIType.OBJECT,
-        required=["type", "title", "status", "detail", "instance", "requestId"],
-        properties={
-            "type": string,
-            "title": string,
-            "status": Schema(type=OpenAPIType.INTEGER),
-            "detail": string,
-            "instance": string,
-            "requestId": string,
-            "errors": Schema(type=OpenAPIType.ARRAY, items=field_error),
-        },
-        description="An RFC 9457 problem document",
-    )
+class FieldErrorJson(TypedDict):
+    field: str
+    message: str
+    code: str
 
 
-def problem_statuses(method: str, path: str) -> list[int]:
-    """The error statuses an ``/api/v1`` operation can answer."""
-    statuses = set(ALWAYS)
-    if "{" in path:
-        statuses.add(404)
-    if method == "get" and path.endswith("/submissions"):
-        statuses.add(422)  # an unknown status or fraudStatus filter
-    if method == "patch":  # corrections: like a review action
-        statuses.update((409, 413, 422))
-    if method == "post":
-        statuses.add(422)
-        if path.endswith("/submit"):
-            statuses.update((404, 410, 503))
-        else:
-            statuses.add(413)
-        if path.endswith("/sessions"):
-            statuses.update((404, 409))
-        if path.endswith(REVIEW_ACTIONS):
-            statuses.add(409)
-    return sorted(statuses)
+# Not ``from __future__ import annotations``: TypedDict must see ``NotRequired`` itself.
+class ProblemDetails(TypedDict):
+    """An RFC 9457 problem document."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    requestId: str
+    errors: NotRequired[list[FieldErrorJson]]
 
 
-def document_problems(openapi: OpenAPI) -> None:
-    """Document every ``/api/v1`` error response as ``application/problem+json`` (in place)."""
-    if openapi.components.schemas is None:
-        openapi.components.schemas = {}
-    openapi.components.schemas[PROBLEM_SCHEMA] = problem_schema()
-    reference = Reference(ref=f"#/components/schemas/{PROBLEM_SCHEMA}")
-    for path, item in (openapi.paths or {}).items():
-        if not path.startswith(API_PREFIX):
-            continue
-        for method in ("get", "post", "patch"):
-            operation: Operation | None = getattr(item, method)
-            if operation is None:
-                continue
-            responses = operation.responses if operation.responses is not None else {}
-            created = responses.get("201")
-            if path.endswith("/sessions") and isinstance(created, OpenAPIResponse):
-                responses["200"] = OpenAPIResponse(
-                    description="Idempotent replay: the same session, freshly signed URLs",
-                    content=created.content,
-                )
-            for status in problem_statuses(method, path):
-                responses[str(status)] = OpenAPIResponse(
-                    description=DESCRIPTIONS[status],
-                    content={PROBLEM_JSON: OpenAPIMediaType(schema=reference)},
-                )
-            operation.responses = responses
-
-
-def request_body_models() -> dict[tuple[str, str], type[BaseModel]]:
-    """The JSON body of each ``/api/v1`` POST or PATCH that takes one (routes read bodies
-    themselves)."""
-    from steve_lite.sessions.schemas import SessionCreate
-    from steve_lite.submissions.schemas import (
-        ApproveRequest,
-        CancelRequest,
-        CorrectRequest,
-        RejectRequest,
-        ResolveRequest,
-    )
-    from steve_lite.webhooks.routes import WebhookTestRequest
-
-    submission = "/api/v1/submissions/{submission_id}"
+def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """The problem answers of a route: those of every ``/api/v1`` route, and ``statuses``."""
     return {
-        ("/api/v1/workflows/{slug}/sessions", "required"): SessionCreate,
-        ("/api/v1/ocr/sessions", "required"): SessionCreate,
-        ("/api/v1/compliance/sessions", "required"): SessionCreate,
-        (submission, "required"): CorrectRequest,
-        (f"{submission}/approve", "optional"): ApproveRequest,
-        (f"{submission}/reject", "required"): RejectRequest,
-        (f"{submission}/cancel", "optional"): CancelRequest,
-        (f"{submission}/fraud-matches/{{match_id}}/resolve", "required"): ResolveRequest,
-        ("/api/v1/webhooks/test", "required"): WebhookTestRequest,
+        status: ResponseSpec(
+            data_container=ProblemDetails,
+            description=DESCRIPTIONS[status],
+            media_type=PROBLEM_JSON,
+            generate_examples=False,
+        )
+        for status in sorted({*ALWAYS, *statuses})
     }
 
 
-def add_request_bodies(document: dict[str, Any]) -> dict[str, Any]:
-    """Describe the request bodies in a rendered OpenAPI document (in place; returned)."""
-    schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    for (path, need), model in request_body_models().items():
-        item = document.get("paths", {}).get(path, {})
-        operation = item.get("post") or item.get("patch")
-        if operation is None:
-            continue
-        schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
-        schemas.update(schema.pop("$defs", {}))
-        schemas[model.__name__] = schema
-        operation["requestBody"] = {
-            "required": need == "required",
-            "content": {
-                "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
-            },
-        }
-    return document
+@dataclass
+class OptionalBody(Operation):
+    """The operation of a route whose body may be left out (every field has a default)."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.request_body, RequestBody):
+            self.request_body.required = False
 
 
-class SwaggerWithBodies(SwaggerRenderPlugin):
-    """Swagger UI on the document that :func:`add_request_bodies` completes."""
+def served_document(document: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document as every path serves it: Litestar's, with the examples."""
+    return add_examples(copy.deepcopy(document))
+
+
+class JsonWithExamples(JsonRenderPlugin):
+    """``/docs/openapi.json``: :func:`served_document`."""
 
     def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
-        document = add_request_bodies(copy.deepcopy(openapi_schema))
-        return super().render(request, add_examples(document))
+        return super().render(request, served_document(openapi_schema))
+
+
+class SwaggerWithExamples(SwaggerRenderPlugin):
+    """The docs page (Swagger UI, offline) on :func:`served_document`."""
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        return super().render(request, served_document(openapi_schema))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar.types import Message, Scope
 
-from steve_lite.errors import BadRequest
+from steve_lite.errors import Malformed
 from steve_lite.ids import new_id
 
 MAX_REQUEST_ID_LENGTH = 128
@@ -44,7 +44,7 @@ def check_request_id(scope: Scope) -> str:
     """The request id, or 400 when the caller's ``X-Request-Id`` is invalid."""
     request_id = request_id_for(scope)
     if scope["state"].get(_INVALID_KEY):
-        raise BadRequest(
+        raise Malformed(
             f"X-Request-Id must be 1 to {MAX_REQUEST_ID_LENGTH} printable ASCII characters"
         )
     return request_id

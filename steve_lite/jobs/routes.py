@@ -9,9 +9,11 @@ from litestar.params import FromPath
 
 from steve_lite.errors import NotFound
 from steve_lite.http import reference as docs
-from steve_lite.jobs.service import job_view, load_job
+from steve_lite.http.openapi import problem_responses
+from steve_lite.jobs.service import job_view
+from steve_lite.schemas import WorkflowPin
 from steve_lite.security.api_keys import ApiKey
-from steve_lite.sessions.schemas import WorkflowPin
+from steve_lite.sessions.store import load_session
 
 
 class JobView(TypedDict):
@@ -38,11 +40,12 @@ class JobView(TypedDict):
     tags=[docs.JOBS],
     summary="Get a job",
     description=docs.GET_JOB,
+    responses=problem_responses(404),
 )
 async def get_job(request: Request[ApiKey, Any, Any], session_id: FromPath[str]) -> JobView:
     """The session's state and, once processed, its result. Visible to the creating key only."""
     db = request.app.state.db
-    job = load_job(db, session_id)
+    job = load_session(db, session_id)
     if job is None or job["api_key_id"] != request.user.id:
         raise NotFound(f"job {session_id!r} not found")
     return job_view(db, job)  # type: ignore[return-value]

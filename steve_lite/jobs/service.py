@@ -7,31 +7,13 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from steve_lite.clock import parse_iso, utcnow
+from steve_lite.sessions import store
+from steve_lite.sessions.store import SessionRow
 
 COMPLETION_EVENTS = ("session.completed", "session.review_required", "session.failed")
 
 
-def load_job(db: Database, session_id: str) -> dict[str, Any] | None:
-    """The session row joined with its workflow slug and its submission."""
-    row = db.execute(
-        "SELECT s.*, w.slug AS workflow_slug, sub.id AS submission_id, "
-        "sub.status AS submission_status, sub.result AS result "
-        "FROM sessions s JOIN workflows w ON w.id = s.workflow_id "
-        "JOIN submissions sub ON sub.session_id = s.id WHERE s.id = ?",
-        [session_id],
-    ).fetchone()
-    return dict(row) if row else None
-
-
-def visible_state(job: dict[str, Any]) -> str:
-    """A pending session past its TTL reads ``expired`` at once, before the sweep marks it."""
-    if job["state"] == "pending" and parse_iso(job["expires_at"]) <= utcnow():
-        return "expired"
-    return job["state"]
-
-
-def delivery_status(db: Database, job: dict[str, Any]) -> str | None:
+def delivery_status(db: Database, job: SessionRow) -> str | None:
     """The delivery status of the session's completion event (null without a webhook URL)."""
     if not job["webhook_url"]:
         return None
@@ -43,14 +25,14 @@ def delivery_status(db: Database, job: dict[str, Any]) -> str | None:
     return row[0] if row else "pending"
 
 
-def snapshot(job: dict[str, Any]) -> dict[str, Any]:
+def snapshot(job: SessionRow) -> dict[str, Any]:
     """The fields shared by the job view and webhook payloads."""
     return {
         "sessionId": job["id"],
         "submissionId": job["submission_id"],
         "workflow": {"slug": job["workflow_slug"], "version": job["workflow_version"]},
         "companyId": job["company_id"],
-        "state": visible_state(job),
+        "state": store.visible_state(job),
         "submissionStatus": job["submission_status"],
         "result": json.loads(job["result"]) if job["result"] else None,
         "failedReason": job["failed_reason"],
@@ -59,8 +41,8 @@ def snapshot(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def job_view(db: Database, job: dict[str, Any]) -> dict[str, Any]:
-    """The contract's job view of ``job`` (a row from :func:`load_job`)."""
+def job_view(db: Database, job: SessionRow) -> dict[str, Any]:
+    """The contract's job view of ``job``."""
     return {
         **snapshot(job),
         "createdAt": job["created_at"],

@@ -136,7 +136,7 @@ def fraud_status(matches: Sequence[Match]) -> tuple[str, int]:
 def store_matches(db: Database, submission_id: str, matches: Sequence[Match]) -> None:
     """Insert the matches; call inside the transaction that stores the result."""
     now = now_iso()
-    db["fraud_matches"].insert_all(
+    db.table("fraud_matches").insert_all(
         {
             "id": new_id("fm"),
             "submission_id": submission_id,

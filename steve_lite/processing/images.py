@@ -12,6 +12,8 @@ import imagehash
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from steve_lite.formats import sniff_format
+
 _PILLOW_FORMAT_NAMES = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
 _DISPLAY_FORMAT_NAMES = {"jpeg": "JPEG", "png": "PNG", "webp": "WebP"}
 _EXIF_DATETIME_FORMAT = "%Y:%m:%d %H:%M:%S"
@@ -33,17 +35,6 @@ class DecodedImage:
     captured_at: datetime | None
     gps: dict[str, float] | None
     sha256: str
-
-
-def sniff_format(head: bytes) -> str | None:
-    """Name the image format ("jpeg", "png" or "webp") from leading magic bytes, else None."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    return None
 
 
 def decode_image(

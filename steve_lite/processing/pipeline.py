@@ -15,13 +15,12 @@ import json
 import logging
 import time
 from dataclasses import dataclass, replace
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlite_utils import Database
 
 from steve_lite import metrics
-from steve_lite.clock import now_iso, to_iso, utcnow
+from steve_lite.clock import utcnow
 from steve_lite.db import transaction
 from steve_lite.processing import fraud
 from steve_lite.processing.compliance import (
@@ -43,14 +42,14 @@ from steve_lite.processing.ocr_pool import OcrFailure
 from steve_lite.processing.receipts import read_receipt, required_confidence
 from steve_lite.processing.receipts.decision import review_reasons
 from steve_lite.queue import PROCESS_RETRY_DELAY
+from steve_lite.services import WorkerServices
+from steve_lite.sessions import store
+from steve_lite.sessions.store import SessionRow, SessionState, SubmissionStatus
 from steve_lite.storage.s3 import ObjectNotFoundError, ObjectTooLargeError, StorageError
 from steve_lite.submissions.events import append_event, has_event
 from steve_lite.webhooks.outbox import record_event
 from steve_lite.workflows.schemas import FORMATS, WorkflowDefinition
 from steve_lite.workflows.service import get_definition
-
-if TYPE_CHECKING:
-    from steve_lite.worker import Runtime
 
 logger = logging.getLogger("steve_lite.processing")
 
@@ -69,48 +68,15 @@ class Outcome:
     matches: list[fraud.Match]
 
 
-def load_submitted(db: Database, session_id: str) -> dict[str, Any] | None:
-    row = db.execute(
-        "SELECT s.*, sub.id AS submission_id, sub.status AS submission_status, "
-        "w.slug AS workflow_slug FROM sessions s JOIN submissions sub ON sub.session_id = s.id "
-        "JOIN workflows w ON w.id = s.workflow_id WHERE s.id = ?",
-        [session_id],
-    ).fetchone()
-    return dict(row) if row else None
-
-
-def renew_lease(db: Database, session_id: str, seconds: float) -> None:
-    """Push the lease forward so the sweep does not re-queue a session that is progressing."""
-    db.execute(
-        "UPDATE sessions SET lease_until = ? WHERE id = ? AND state = 'submitted'",
-        [to_iso(utcnow() + timedelta(seconds=seconds)), session_id],
-    )
-
-
-def mark_started(db: Database, session: dict[str, Any], lease_seconds: int) -> int:
+def mark_started(db: Database, session: SessionRow, lease_seconds: int) -> int:
     """Count an attempt and record ``processing_started`` once; the attempt's number."""
+    event = store.TRANSITIONS["start"].event
     with transaction(db):
-        renew_lease(db, session["id"], lease_seconds)
-        db.execute(
-            "UPDATE sessions SET processing_attempts = processing_attempts + 1 WHERE id = ?",
-            [session["id"]],
-        )
-        if not has_event(db, session["submission_id"], "processing_started"):
-            append_event(db, session["submission_id"], "processing_started")
-        return int(
-            db.execute(
-                "SELECT processing_attempts FROM sessions WHERE id = ?", [session["id"]]
-            ).fetchone()[0]
-        )
-
-
-def forgive_attempt(db: Database, session_id: str) -> None:
-    """Do not count an attempt that object storage cut short: an outage is not the session's."""
-    db.execute(
-        "UPDATE sessions SET processing_attempts = processing_attempts - 1 "
-        "WHERE id = ? AND processing_attempts > 0",
-        [session_id],
-    )
+        store.renew_lease(db, session["id"], lease_seconds)
+        attempt = store.count_attempt(db, session["id"])
+        if not has_event(db, session["submission_id"], event):
+            append_event(db, session["submission_id"], event)
+        return attempt
 
 
 def present_files(db: Database, session_id: str) -> list[dict[str, Any]]:
@@ -136,7 +102,7 @@ def file_name(file: dict[str, Any]) -> str:
 
 
 def download_and_decode(
-    runtime: Runtime, file: dict[str, Any], accepted: list[str], limit_bytes: int
+    runtime: WorkerServices, file: dict[str, Any], accepted: list[str], limit_bytes: int
 ) -> DecodedImage:
     """One file's image; a bad file raises :class:`FileFailure` naming it.
 
@@ -167,8 +133,8 @@ def store_hash(
 
 
 def read_file(
-    runtime: Runtime,
-    session: dict[str, Any],
+    runtime: WorkerServices,
+    session: SessionRow,
     definition: WorkflowDefinition,
     file: dict[str, Any],
     limit_bytes: int,
@@ -190,14 +156,14 @@ def read_file(
             [page.text, session["id"], index],
         )
         read = FileRead(index, hashed, page=page)
-    renew_lease(db, session["id"], runtime.settings.processing_lease_seconds)
+    store.renew_lease(db, session["id"], runtime.settings.processing_lease_seconds)
     metrics.file_read(definition.slug, file["size_bytes"])
     return read
 
 
 def read_files(
-    runtime: Runtime,
-    session: dict[str, Any],
+    runtime: WorkerServices,
+    session: SessionRow,
     definition: WorkflowDefinition,
     files: list[dict[str, Any]],
 ) -> list[FileRead]:
@@ -239,7 +205,7 @@ def run_processor(
         photos = [{"fileIndex": p["fileIndex"], "passed": p["passed"]} for p in data["photos"]]
         return data, round(compliance_confidence(data), 4), {"photos": photos}
     pages = [r.page for r in reads if r.page is not None]
-    summary = {"pages": page_summaries(reads)}
+    summary: dict[str, Any] = {"pages": page_summaries(reads)}
     if definition.processor == "receipt-ocr":
         reading = read_receipt(pages)
         index_of = [r.file_index for r in reads if r.page is not None]
@@ -270,7 +236,7 @@ def missing_required(definition: WorkflowDefinition, data: dict[str, Any]) -> li
 
 def decide(
     db: Database,
-    session: dict[str, Any],
+    session: SessionRow,
     definition: WorkflowDefinition,
     hashed: list[fraud.HashedFile],
     data: dict[str, Any],
@@ -315,49 +281,37 @@ def decide(
         "missingFields": missing,
         "reviewReasons": reasons,
     }
-    status = "review" if reasons else "approved"
+    status = SubmissionStatus.REVIEW if reasons else SubmissionStatus.APPROVED
     return Outcome(status=status, result=result, confidence=confidence, matches=matches)
 
 
-def finish_completed(db: Database, session: dict[str, Any], outcome: Outcome) -> bool:
+def finish_completed(db: Database, session: SessionRow, outcome: Outcome) -> bool:
     """Store the outcome, matches, events and outbox row at once; False if already finished.
 
     A submission cancelled meanwhile keeps its status; the result is still stored, and the
     session's webhook still tells that the session completed (its payload says ``cancelled``).
     """
-    now = now_iso()
     submission_id = session["submission_id"]
     with transaction(db):
-        cursor = db.execute(
-            "UPDATE sessions SET state = 'completed', processed_at = ?, lease_until = NULL "
-            "WHERE id = ? AND state = 'submitted'",
-            [now, session["id"]],
-        )
-        if cursor.rowcount != 1:
+        if not store.complete(db, session["id"]):
             return False
-        status = db.execute(
-            "SELECT status FROM submissions WHERE id = ?", [submission_id]
-        ).fetchone()[0]
-        cancelled = status == "cancelled"
+        status = store.submission_status(db, submission_id)
+        cancelled = status == SubmissionStatus.CANCELLED
         fraud_status = outcome.result["fraudStatus"]
-        db.execute(
-            "UPDATE submissions SET status = ?, result = ?, confidence = ?, fraud_status = ?, "
-            "fraud_score = ?, updated_at = ? WHERE id = ?",
-            [
-                status if cancelled else outcome.status,
-                json.dumps(outcome.result),
-                outcome.confidence,
-                fraud_status,
-                outcome.result["fraudScore"],
-                now,
-                submission_id,
-            ],
+        store.store_outcome(
+            db,
+            submission_id,
+            status=status if cancelled else outcome.status,
+            result=json.dumps(outcome.result),
+            confidence=outcome.confidence,
+            fraud_status=fraud_status,
+            fraud_score=outcome.result["fraudScore"],
         )
         fraud.store_matches(db, submission_id, outcome.matches)
         append_event(
             db,
             submission_id,
-            "processing_completed",
+            store.TRANSITIONS["complete"].event,
             data={
                 "outcome": outcome.status,
                 "fraudStatus": fraud_status,
@@ -365,30 +319,20 @@ def finish_completed(db: Database, session: dict[str, Any], outcome: Outcome) ->
                 "cancelled": cancelled,
             },
         )
-        review = outcome.status == "review" and not cancelled
+        review = outcome.status == SubmissionStatus.REVIEW and not cancelled
         record_event(
             db, session["id"], "session.review_required" if review else "session.completed"
         )
     return True
 
 
-def finish_failed(db: Database, session: dict[str, Any], reason: str) -> bool:
+def finish_failed(db: Database, session: SessionRow, reason: str) -> bool:
     """Session and submission ``failed`` with the reason; False if already finished."""
-    now = now_iso()
     with transaction(db):
-        cursor = db.execute(
-            "UPDATE sessions SET state = 'failed', failed_reason = ?, processed_at = ?, "
-            "lease_until = NULL WHERE id = ? AND state = 'submitted'",
-            [reason, now, session["id"]],
-        )
-        if cursor.rowcount != 1:
+        if not store.fail(db, session["id"], session["submission_id"], reason):
             return False
-        db.execute(
-            "UPDATE submissions SET status = 'failed', updated_at = ? "
-            "WHERE id = ? AND status != 'cancelled'",
-            [now, session["submission_id"]],
-        )
-        append_event(db, session["submission_id"], "processing_failed", data={"reason": reason})
+        event = store.TRANSITIONS["fail"].event
+        append_event(db, session["submission_id"], event, data={"reason": reason})
         record_event(db, session["id"], "session.failed")
     return True
 
@@ -399,7 +343,7 @@ INTERNAL_FAILURE_REASON = (
 )
 
 
-def process_session(runtime: Runtime, session_id: str) -> None:
+def process_session(runtime: WorkerServices, session_id: str) -> None:
     """The task: process one submitted session, at most one outcome however often it runs.
 
     A bad file fails the session at once. An unexpected error is retried until the session has
@@ -407,8 +351,8 @@ def process_session(runtime: Runtime, session_id: str) -> None:
     outages raise ``StorageError`` (the queue retries) and do not count as attempts.
     """
     db = runtime.db
-    session = load_submitted(db, session_id)
-    if session is None or session["state"] != "submitted":
+    session = store.load_session(db, session_id)
+    if session is None or session["state"] != SessionState.SUBMITTED:
         logger.info("session %s is not waiting for processing; nothing to do", session_id)
         return
     settings = runtime.settings
@@ -421,7 +365,7 @@ def process_session(runtime: Runtime, session_id: str) -> None:
         metrics.session_processed(session["workflow_slug"], "failed", started)
         return
     except StorageError:
-        forgive_attempt(db, session_id)
+        store.forgive_attempt(db, session_id)
         raise
     except Exception:
         logger.exception(
@@ -434,7 +378,9 @@ def process_session(runtime: Runtime, session_id: str) -> None:
             fail(runtime, session, INTERNAL_FAILURE_REASON.format(attempts=attempt))
             metrics.session_processed(session["workflow_slug"], "failed", started)
         else:
-            renew_lease(db, session_id, settings.processing_lease_seconds + PROCESS_RETRY_DELAY)
+            store.renew_lease(
+                db, session_id, settings.processing_lease_seconds + PROCESS_RETRY_DELAY
+            )
             runtime.queue.enqueue_processing(session_id, delay=PROCESS_RETRY_DELAY)
         return
     if finish_completed(db, session, outcome):
@@ -445,7 +391,7 @@ def process_session(runtime: Runtime, session_id: str) -> None:
         logger.info("session %s was finished by another run; result discarded", session_id)
 
 
-def process_files(runtime: Runtime, session: dict[str, Any]) -> Outcome:
+def process_files(runtime: WorkerServices, session: SessionRow) -> Outcome:
     """Read every file and decide the outcome (nothing is stored as final here)."""
     db = runtime.db
     definition = get_definition(db, session["workflow_id"], session["workflow_version"])
@@ -457,14 +403,14 @@ def process_files(runtime: Runtime, session: dict[str, Any]) -> Outcome:
     return decide(db, session, definition, hashed, data, confidence, summary)
 
 
-def fail(runtime: Runtime, session: dict[str, Any], reason: str) -> None:
+def fail(runtime: WorkerServices, session: SessionRow, reason: str) -> None:
     """Fail the session with ``reason`` (once) and send its webhook."""
     if finish_failed(runtime.db, session, reason):
         logger.info("session %s failed: %s", session["id"], reason)
         dispatch_events(runtime, session["id"])
 
 
-def dispatch_events(runtime: Runtime, session_id: str) -> None:
+def dispatch_events(runtime: WorkerServices, session_id: str) -> None:
     """Queue delivery of the session's pending outbox rows (the sweep catches any missed)."""
     rows = runtime.db.execute(
         "SELECT id FROM webhook_events WHERE session_id = ? AND status = 'pending' "

@@ -28,6 +28,13 @@ class ApiKey:
     company_active: bool
     last_used: float | None  # Unix time of the recorded last use (``last_used_at``)
 
+    @property
+    def company(self) -> str:
+        """The company of a company-scoped key: on every route not marked ``legacy_keys``, the
+        auth middleware has refused keys without one."""
+        assert self.company_id is not None, "a legacy key reached a company route"
+        return self.company_id
+
 
 def generate_key() -> str:
     """A new plaintext key from the CSPRNG."""
@@ -59,7 +66,7 @@ def create_key(
         "last_used_at": None,
     }
     with transaction(db):
-        db["api_keys"].insert(row)
+        db.table("api_keys").insert(row)
     return row, plaintext
 
 

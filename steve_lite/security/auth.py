@@ -18,7 +18,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlite_utils import Database
 
 from steve_lite import metrics
-from steve_lite.errors import Forbidden, KeyNotCompanyScoped, RateLimitExceeded, Unauthorized
+from steve_lite.http.errors import Forbidden, KeyNotCompanyScoped, RateLimitExceeded, Unauthorized
 from steve_lite.http.request_id import add_headers_to_response, check_request_id
 from steve_lite.log import company_id_var, request_id_var
 from steve_lite.security.api_keys import ApiKey, find_key, hash_key, is_well_formed, touch_key
@@ -38,7 +38,7 @@ def bucket_of(scope: Scope) -> str:
     """The route's rate-limit bucket; GETs default to ``read``. Only Litestar's automatic
     ``OPTIONS`` answers have none: they are not counted."""
     handler = scope["route_handler"]
-    return handler.opt.get("bucket") or ("read" if scope["method"] == "GET" else "")
+    return handler.opt.get("bucket") or ("read" if scope.get("method") == "GET" else "")
 
 
 def record_use(

@@ -5,28 +5,33 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, post
-from litestar.params import FromPath
+from litestar.openapi import ResponseSpec
+from litestar.params import FromPath, JSONBody
 
 from steve_lite.http import reference as docs
-from steve_lite.http.bodies import read_json
+from steve_lite.http.openapi import problem_responses
 from steve_lite.security.api_keys import ApiKey
+from steve_lite.services import ApiServices
 from steve_lite.sessions import service
 from steve_lite.sessions.schemas import SessionCreate, SessionCreated, SessionSubmitted
 
-
-def context(request: Request[Any, Any, Any]) -> service.SessionContext:
-    state = request.app.state
-    return service.SessionContext(
-        db=state.db,
-        writes=state.writes,
-        cache=state.cache,
-        storage=state.storage,
-        settings=state.settings,
-    )
+REPLAY = ResponseSpec(
+    data_container=SessionCreated,
+    description="Idempotent replay: the same session, freshly signed URLs",
+    generate_examples=False,
+)
+CREATE_RESPONSES = {200: REPLAY, **problem_responses(404, 409, 413, 422)}
+SUBMIT_RESPONSES = problem_responses(404, 410, 422, 503)
 
 
-async def create(request: Request[ApiKey, Any, Any], slug: str) -> Response[SessionCreated]:
-    body = await read_json(request, SessionCreate)
+def context(request: Request[Any, Any, Any]) -> ApiServices:
+    services: ApiServices = request.app.state.services
+    return services
+
+
+async def create(
+    request: Request[ApiKey, Any, Any], slug: str, body: SessionCreate
+) -> Response[SessionCreated]:
     answer, created = await service.create_session(context(request), request.user, slug, body)
     return Response(answer, status_code=201 if created else 200)  # type: ignore[arg-type]
 
@@ -48,12 +53,13 @@ async def submit(
     tags=[docs.SESSIONS],
     summary="Create an upload session",
     description=docs.CREATE_SESSION,
+    responses=CREATE_RESPONSES,
 )
 async def create_session(
-    request: Request[ApiKey, Any, Any], slug: FromPath[str]
+    request: Request[ApiKey, Any, Any], slug: FromPath[str], data: JSONBody[SessionCreate]
 ) -> Response[SessionCreated]:
     """Open an upload session: one presigned PUT URL per file."""
-    return await create(request, slug)
+    return await create(request, slug, data)
 
 
 @post(
@@ -63,6 +69,7 @@ async def create_session(
     tags=[docs.SESSIONS],
     summary="Submit a session",
     description=docs.SUBMIT_SESSION,
+    responses=SUBMIT_RESPONSES,
 )
 async def submit_session(
     request: Request[ApiKey, Any, Any], slug: FromPath[str], session_id: FromPath[str]
@@ -78,10 +85,13 @@ async def submit_session(
     tags=[docs.SESSION_SHORTCUTS],
     summary="Create a document-ocr session",
     description=docs.CREATE_SESSION,
+    responses=CREATE_RESPONSES,
 )
-async def create_ocr_session(request: Request[ApiKey, Any, Any]) -> Response[SessionCreated]:
+async def create_ocr_session(
+    request: Request[ApiKey, Any, Any], data: JSONBody[SessionCreate]
+) -> Response[SessionCreated]:
     """Open a ``document-ocr`` session."""
-    return await create(request, "document-ocr")
+    return await create(request, "document-ocr", data)
 
 
 @post(
@@ -91,6 +101,7 @@ async def create_ocr_session(request: Request[ApiKey, Any, Any]) -> Response[Ses
     tags=[docs.SESSION_SHORTCUTS],
     summary="Submit a document-ocr session",
     description=docs.SUBMIT_SESSION,
+    responses=SUBMIT_RESPONSES,
 )
 async def submit_ocr_session(
     request: Request[ApiKey, Any, Any], session_id: FromPath[str]
@@ -106,12 +117,13 @@ async def submit_ocr_session(
     tags=[docs.SESSION_SHORTCUTS],
     summary="Create a compliance-vm session",
     description=docs.CREATE_SESSION,
+    responses=CREATE_RESPONSES,
 )
 async def create_compliance_session(
-    request: Request[ApiKey, Any, Any],
+    request: Request[ApiKey, Any, Any], data: JSONBody[SessionCreate]
 ) -> Response[SessionCreated]:
     """Open a ``compliance-vm`` session."""
-    return await create(request, "compliance-vm")
+    return await create(request, "compliance-vm", data)
 
 
 @post(
@@ -121,6 +133,7 @@ async def create_compliance_session(
     tags=[docs.SESSION_SHORTCUTS],
     summary="Submit a compliance-vm session",
     description=docs.SUBMIT_SESSION,
+    responses=SUBMIT_RESPONSES,
 )
 async def submit_compliance_session(
     request: Request[ApiKey, Any, Any], session_id: FromPath[str]

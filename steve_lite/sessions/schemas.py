@@ -6,18 +6,13 @@ import json
 import re
 from typing import Any, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, field_validator
+
+from steve_lite.schemas import RequestModel, WorkflowPin
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_METADATA_BYTES = 4096
 MAX_METADATA_DEPTH = 2
-
-
-class RequestModel(BaseModel):
-    """camelCase request bodies; unknown fields are ignored."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
 
 class ExternalUser(RequestModel):
@@ -69,11 +64,6 @@ class SessionCreate(RequestModel):
             raise ValueError("metadata may nest objects at most 2 levels deep")
         check_metadata_leaves(value)
         return value
-
-
-class WorkflowPin(TypedDict):
-    slug: str
-    version: int
 
 
 class UploadUrl(TypedDict):

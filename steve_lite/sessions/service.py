@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -12,42 +11,32 @@ from typing import Any
 import anyio
 from sqlite_utils import Database
 
-from steve_lite.clock import now_iso, parse_iso, to_iso, utcnow
+from steve_lite.clock import parse_iso, to_iso, utcnow
 from steve_lite.db import transaction
 from steve_lite.errors import (
     Conflict,
+    Expired,
     FieldError,
     FilesMissing,
-    Gone,
+    Invalid,
     NotFound,
-    SubmitConflict,
-    ValidationFailed,
+    NotPending,
 )
-from steve_lite.group_commit import GroupCommit
+from steve_lite.formats import FORMATS, sniff_format
 from steve_lite.ids import new_id
-from steve_lite.processing.images import sniff_format
-from steve_lite.read_cache import ReadCache
 from steve_lite.security.api_keys import ApiKey
 from steve_lite.security.urls import UrlRejected, validate_webhook_url
+from steve_lite.services import ApiServices
+from steve_lite.sessions import store
 from steve_lite.sessions.schemas import SessionCreate
+from steve_lite.sessions.store import SessionRow, SessionState, SubmissionStatus
 from steve_lite.settings import Settings
 from steve_lite.storage.s3 import ObjectHead, ObjectStorage, StorageError
 from steve_lite.submissions.events import append_event
-from steve_lite.workflows.schemas import FORMATS, UploadContract, WorkflowDefinition
+from steve_lite.workflows.schemas import UploadContract, WorkflowDefinition
 from steve_lite.workflows.service import find_assigned, get_definition
 
 EXPIRED_REASON = "session expired"
-
-
-@dataclass(frozen=True)
-class SessionContext:
-    """What the session services need from the outside world."""
-
-    db: Database
-    writes: GroupCommit
-    cache: ReadCache
-    storage: ObjectStorage
-    settings: Settings
 
 
 def object_key(company_id: str, session_id: str, file_index: int) -> str:
@@ -103,7 +92,7 @@ def check_against_workflow(
 
 
 def published_definition(
-    ctx: SessionContext, slug: str, company_id: str
+    ctx: ApiServices, slug: str, company_id: str
 ) -> tuple[dict[str, Any], WorkflowDefinition]:
     """The assigned workflow and its published definition, or 404."""
     workflow = find_assigned(ctx.db, ctx.cache, slug, company_id)
@@ -114,22 +103,18 @@ def published_definition(
     return workflow, definition
 
 
-def is_past_ttl(session: dict[str, Any]) -> bool:
-    return session["state"] == "pending" and parse_iso(session["expires_at"]) <= utcnow()
-
-
 async def create_session(
-    ctx: SessionContext, key: ApiKey, slug: str, body: SessionCreate
+    ctx: ApiServices, key: ApiKey, slug: str, body: SessionCreate
 ) -> tuple[dict[str, Any], bool]:
     """Create a session and its submission, or replay an identical pending one.
 
     Returns the answer and whether it was newly created (201) or replayed (200).
     """
     settings = ctx.settings
-    workflow, definition = published_definition(ctx, slug, key.company_id)
+    workflow, definition = published_definition(ctx, slug, key.company)
     errors = check_against_workflow(body, definition.upload, settings)
     if errors:
-        raise ValidationFailed(
+        raise Invalid(
             "the request body is invalid: " + ", ".join(e.field for e in errors), errors=errors
         )
     session, files, created = await ctx.writes.run(
@@ -158,12 +143,7 @@ def store_session(
 ) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
     """Insert a new session, or find the one to replay; with its files and whether it is new."""
     with transaction(db):
-        existing = db.execute(
-            "SELECT s.*, sub.id AS submission_id, sub.status AS submission_status "
-            "FROM sessions s JOIN submissions sub ON sub.session_id = s.id "
-            "WHERE s.api_key_id = ? AND s.client_submission_id = ?",
-            [key.id, body.client_submission_id],
-        ).fetchone()
+        existing = store.find_by_client_id(db, key.id, body.client_submission_id)
         if existing is None:
             session, files = insert_session(db, key, workflow, definition, body, request_print, ttl)
             return session, files, True
@@ -174,13 +154,13 @@ def store_session(
 
 def check_replay(session: dict[str, Any], request_print: str) -> None:
     """Replay only an identical create of a pending, unexpired session; else 409."""
-    state = "expired" if is_past_ttl(session) else session["state"]
+    state = store.visible_state(session)
     if session["fingerprint"] != request_print:
         raise Conflict(
             f"clientSubmissionId was already used for session {session['id']} (state {state}) "
             "with a different workflow, fileCount or contentTypes"
         )
-    if state != "pending":
+    if state != SessionState.PENDING:
         raise Conflict(
             f"clientSubmissionId was already used for session {session['id']}, which is {state}"
         )
@@ -196,18 +176,16 @@ def insert_session(
     ttl: timedelta,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Insert the session, its file slots and its submission (status ``created``)."""
-    assert key.company_id is not None
     created = utcnow()
     now, expires_at = to_iso(created), to_iso(created + ttl)
     session = {
         "id": new_id("ses"),
-        "company_id": key.company_id,
+        "company_id": key.company,
         "api_key_id": key.id,
         "workflow_id": workflow["id"],
         "workflow_version": workflow["published_version"],
         "client_submission_id": body.client_submission_id,
         "fingerprint": request_print,
-        "state": "pending",
         "file_count": body.file_count,
         "webhook_url": body.webhook_url,
         "metadata": json.dumps(body.metadata) if body.metadata is not None else None,
@@ -217,41 +195,22 @@ def insert_session(
         "created_at": now,
         "expires_at": expires_at,
     }
-    columns = ", ".join(session)
-    marks = ", ".join("?" for _ in session)
-    db.execute(f"INSERT INTO sessions ({columns}) VALUES ({marks})", list(session.values()))
     files = [
         {
             "session_id": session["id"],
             "file_index": index,
             "label": definition.upload.label_for(index),
             "content_type": content_type,
-            "object_key": object_key(key.company_id, session["id"], index),
+            "object_key": object_key(key.company, session["id"], index),
         }
         for index, content_type in enumerate(body.content_types)
     ]
-    db.conn.executemany(
-        "INSERT INTO session_files (session_id, file_index, label, content_type, object_key) "
-        "VALUES (:session_id, :file_index, :label, :content_type, :object_key)",
-        files,
-    )
     submission_id = new_id("sub")
-    db.execute(
-        "INSERT INTO submissions (id, seq, session_id, company_id, workflow_id, workflow_version, "
-        "status, created_at, updated_at) VALUES (?, "
-        "(SELECT COALESCE(MAX(seq), 0) + 1 FROM submissions), ?, ?, ?, ?, 'created', ?, ?)",
-        [
-            submission_id,
-            session["id"],
-            key.company_id,
-            workflow["id"],
-            workflow["published_version"],
-            now,
-            now,
-        ],
-    )
-    append_event(db, submission_id, "created", actor=key.id, data={"sessionId": session["id"]})
-    return {**session, "submission_id": submission_id, "submission_status": "created"}, files
+    store.insert_session(db, session, files, submission_id)
+    event = store.TRANSITIONS["create"].event
+    append_event(db, submission_id, event, actor=key.id, data={"sessionId": session["id"]})
+    answer = {**session, "state": SessionState.PENDING, "submission_id": submission_id}
+    return {**answer, "submission_status": SubmissionStatus.CREATED}, files
 
 
 def session_files(db: Database, session_id: str) -> list[dict[str, Any]]:
@@ -262,7 +221,7 @@ def session_files(db: Database, session_id: str) -> list[dict[str, Any]]:
 
 
 def session_answer(
-    ctx: SessionContext,
+    ctx: ApiServices,
     session: dict[str, Any],
     files: list[dict[str, Any]],
     definition: WorkflowDefinition,
@@ -287,7 +246,7 @@ def session_answer(
     return {
         "sessionId": session["id"],
         "submissionId": session["submission_id"],
-        "state": "pending",
+        "state": SessionState.PENDING,
         "submissionStatus": session["submission_status"],
         "workflow": {"slug": definition.slug, "version": session["workflow_version"]},
         "uploadUrls": upload_urls,
@@ -299,55 +258,31 @@ def session_answer(
 # ---------------------------------------------------------------- submit
 
 
-def load_own_session(db: Database, key: ApiKey, session_id: str) -> dict[str, Any] | None:
-    """The session when ``key`` created it (sessions are visible to their key only)."""
-    row = db.execute(
-        "SELECT s.*, w.slug AS workflow_slug, sub.id AS submission_id, "
-        "sub.status AS submission_status FROM sessions s "
-        "JOIN workflows w ON w.id = s.workflow_id "
-        "JOIN submissions sub ON sub.session_id = s.id "
-        "WHERE s.id = ? AND s.api_key_id = ?",
-        [session_id, key.id],
-    ).fetchone()
-    return dict(row) if row else None
-
-
 def expire_session(db: Database, session_id: str) -> bool:
     """Mark a pending session ``expired`` and cancel its submission; False if not pending."""
     with transaction(db):
-        cursor = db.execute(
-            "UPDATE sessions SET state = 'expired' WHERE id = ? AND state = 'pending'", [session_id]
-        )
-        if cursor.rowcount != 1:
+        submission_id = store.expire(db, session_id, EXPIRED_REASON)
+        if submission_id is None:
             return False
-        submission_id = db.execute(
-            "SELECT id FROM submissions WHERE session_id = ?", [session_id]
-        ).fetchone()[0]
-        db.execute(
-            "UPDATE submissions SET status = 'cancelled', cancel_reason = ?, updated_at = ? "
-            "WHERE id = ?",
-            [EXPIRED_REASON, now_iso(), submission_id],
-        )
-        append_event(db, submission_id, "cancelled", data={"reason": EXPIRED_REASON})
+        event = store.TRANSITIONS["expire"].event
+        append_event(db, submission_id, event, data={"reason": EXPIRED_REASON})
     return True
 
 
 async def check_submittable(
-    ctx: SessionContext, key: ApiKey, slug: str, session_id: str
-) -> dict[str, Any]:
+    ctx: ApiServices, key: ApiKey, slug: str, session_id: str
+) -> SessionRow:
     """404, then 410 (marking the session expired), then 400 ``conflict``, in that order."""
-    session = load_own_session(ctx.db, key, session_id)
+    session = store.load_own_session(ctx.db, session_id, key.id)
     if session is None or session["workflow_slug"] != slug:
         raise NotFound(f"session {session_id!r} not found")
-    if session["state"] == "expired" or is_past_ttl(session):
+    if store.visible_state(session) == SessionState.EXPIRED:
         await ctx.writes.run(partial(expire_session, session_id=session_id))
-        raise Gone(f"session {session_id} expired at {session['expires_at']}")
-    if session["state"] != "pending":
-        raise SubmitConflict(f"session {session_id} is {session['state']}, not pending")
-    if session["submission_status"] != "created":
-        raise SubmitConflict(
-            f"submission {session['submission_id']} is {session['submission_status']}"
-        )
+        raise Expired(f"session {session_id} expired at {session['expires_at']}")
+    if session["state"] != SessionState.PENDING:
+        raise NotPending(f"session {session_id} is {session['state']}, not pending")
+    if session["submission_status"] != SubmissionStatus.CREATED:
+        raise NotPending(f"submission {session['submission_id']} is {session['submission_status']}")
     return session
 
 
@@ -377,7 +312,7 @@ def check_uploads(
         if head is not None and head.size > limit
     ]
     if errors:
-        raise ValidationFailed("files exceed the size limit", errors=errors)
+        raise Invalid("files exceed the size limit", errors=errors)
     for f, head in zip(files, heads, strict=True):
         if head is None or head.size == 0:
             continue
@@ -393,7 +328,7 @@ def check_uploads(
                 )
             )
     if errors:
-        raise ValidationFailed("files do not match their declared content types", errors=errors)
+        raise Invalid("files do not match their declared content types", errors=errors)
     return [
         {**f, "size_bytes": head.size}
         for f, head in zip(files, heads, strict=True)
@@ -420,40 +355,25 @@ async def read_heads(
 
 
 def mark_submitted(
-    db: Database, session: dict[str, Any], present: list[dict[str, Any]], lease_seconds: int
+    db: Database, session: SessionRow, present: list[dict[str, Any]], lease_seconds: int
 ) -> bool:
     """Session ``submitted``, submission ``processing``, in one transaction with its event.
 
     The lease lets the reconciler re-queue a session whose enqueue was lost.
     Returns False when the session stopped being pending meanwhile.
     """
-    now = utcnow()
+    sizes = [(file["file_index"], file["size_bytes"]) for file in present]
+    lease = timedelta(seconds=lease_seconds)
     with transaction(db):
-        cursor = db.execute(
-            "UPDATE sessions SET state = 'submitted', submitted_at = ?, lease_until = ? "
-            "WHERE id = ? AND state = 'pending'",
-            [to_iso(now), to_iso(now + timedelta(seconds=lease_seconds)), session["id"]],
-        )
-        if cursor.rowcount != 1:
+        if not store.submit(db, session["id"], session["submission_id"], sizes, lease):
             return False
-        for file in present:
-            db.execute(
-                "UPDATE session_files SET size_bytes = ? WHERE session_id = ? AND file_index = ?",
-                [file["size_bytes"], session["id"], file["file_index"]],
-            )
-        cursor = db.execute(
-            "UPDATE submissions SET status = 'processing', updated_at = ? "
-            "WHERE id = ? AND status = 'created'",
-            [to_iso(now), session["submission_id"]],
-        )
-        if cursor.rowcount != 1:
-            raise SubmitConflict(f"submission {session['submission_id']} was cancelled")
-        append_event(db, session["submission_id"], "submitted", data={"files": len(present)})
+        event = store.TRANSITIONS["submit"].event
+        append_event(db, session["submission_id"], event, data={"files": len(present)})
     return True
 
 
 async def submit_session(
-    ctx: SessionContext, key: ApiKey, slug: str, session_id: str
+    ctx: ApiServices, key: ApiKey, slug: str, session_id: str
 ) -> dict[str, Any]:
     """Check the session and its uploads, then mark it submitted. The caller enqueues."""
     session = await check_submittable(ctx, key, slug, session_id)
@@ -471,13 +391,13 @@ async def submit_session(
         )
     )
     if not submitted:
-        current = load_own_session(ctx.db, key, session_id)
+        current = store.load_own_session(ctx.db, session_id, key.id)
         state = current["state"] if current else "gone"
-        raise SubmitConflict(f"session {session_id} is {state}, not pending")
+        raise NotPending(f"session {session_id} is {state}, not pending")
     return {
         "sessionId": session_id,
         "submissionId": session["submission_id"],
-        "state": "submitted",
-        "submissionStatus": "processing",
+        "state": SessionState.SUBMITTED,
+        "submissionStatus": SubmissionStatus.PROCESSING,
         "workflow": {"slug": slug, "version": session["workflow_version"]},
     }

@@ -16,6 +16,7 @@ from minio import Minio
 from minio.deleteobjects import DeleteObject
 from minio.error import MinioException, S3Error
 
+from steve_lite.errors import StorageError
 from steve_lite.storage.presign import Presigner
 
 SERVER_TIMEOUT = urllib3.Timeout(connect=3.0, read=30.0)
@@ -24,15 +25,11 @@ PING_TIMEOUT = urllib3.Timeout(connect=1.0, read=2.0)
 CLIENT_ERRORS = (MinioException, urllib3.exceptions.HTTPError)
 
 
-class StorageError(Exception):
-    """The storage server could not be reached or answered with an unexpected error."""
-
-
-class ObjectNotFoundError(Exception):
+class ObjectNotFoundError(StorageError):
     """The requested object does not exist."""
 
 
-class ObjectTooLargeError(Exception):
+class ObjectTooLargeError(StorageError):
     """The object is larger than the caller agreed to read."""
 
 

@@ -6,6 +6,7 @@ import json
 import logging
 from pathlib import Path
 
+from steve_lite.errors import ConfigurationError
 from steve_lite.settings import Settings
 from steve_lite.storage.embedded import EmbeddedS3, PortsTakenError, write_private_file
 from steve_lite.storage.s3 import ObjectStorage
@@ -14,7 +15,7 @@ from steve_lite.supervisor import Supervisor
 logger = logging.getLogger("steve_lite.storage")
 
 
-class StorageConfigError(RuntimeError):
+class StorageConfigError(ConfigurationError):
     """The object storage settings are incomplete."""
 
 

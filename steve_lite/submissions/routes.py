@@ -6,11 +6,11 @@ from functools import partial
 from typing import Annotated, Any
 
 from litestar import Request, get, patch, post
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from steve_lite.http import reference as docs
-from steve_lite.http.bodies import read_json
-from steve_lite.http.pagination import page
+from steve_lite.http.openapi import OptionalBody, problem_responses
+from steve_lite.pagination import page
 from steve_lite.security.api_keys import ApiKey
 from steve_lite.submissions import service
 from steve_lite.submissions.schemas import (
@@ -27,6 +27,9 @@ from steve_lite.submissions.schemas import (
 from steve_lite.webhooks.outbox import dispatch
 
 REVIEW = {"bucket": "review"}
+REVIEW_RESPONSES = problem_responses(404, 409, 413, 422)
+NO_APPROVAL_NOTE = ApproveRequest()
+NO_CANCEL_REASON = CancelRequest()
 
 
 def detail(request: Request[ApiKey, Any, Any], submission_id: str) -> SubmissionDetail:
@@ -34,7 +37,7 @@ def detail(request: Request[ApiKey, Any, Any], submission_id: str) -> Submission
     return service.submission_detail(  # type: ignore[return-value]
         state.db,
         state.storage,
-        request.user.company_id,
+        request.user.company,
         submission_id,
         state.settings.download_url_ttl_seconds,
     )
@@ -45,6 +48,7 @@ def detail(request: Request[ApiKey, Any, Any], submission_id: str) -> Submission
     tags=[docs.SUBMISSIONS],
     summary="List submissions",
     description=docs.LIST_SUBMISSIONS,
+    responses=problem_responses(422),
 )
 async def list_submissions(
     request: Request[ApiKey, Any, Any],
@@ -57,7 +61,7 @@ async def list_submissions(
     """The company's submissions, newest first, filtered by workflow, status and fraudStatus."""
     items, next_cursor = service.list_submissions(
         request.app.state.db,
-        request.user.company_id,
+        request.user.company,
         workflow=workflow,
         status=status,
         fraud_status=fraud_status,
@@ -72,6 +76,7 @@ async def list_submissions(
     tags=[docs.SUBMISSIONS],
     summary="Get a submission",
     description=docs.GET_SUBMISSION,
+    responses=problem_responses(404),
 )
 async def get_submission(
     request: Request[ApiKey, Any, Any], submission_id: FromPath[str]
@@ -81,13 +86,15 @@ async def get_submission(
 
 
 async def review(
-    request: Request[ApiKey, Any, Any], submission_id: str, action: str, model: type[Any]
+    request: Request[ApiKey, Any, Any],
+    submission_id: str,
+    action: str,
+    body: ApproveRequest | RejectRequest | CancelRequest,
 ) -> SubmissionDetail:
-    body = await read_json(request, model, optional=model is not RejectRequest)
     event_id = await request.app.state.writes.run(
         partial(
             service.transition,
-            company_id=request.user.company_id,
+            company_id=request.user.company,
             submission_id=submission_id,
             action=action,
             actor=request.user.id,
@@ -106,12 +113,16 @@ async def review(
     tags=[docs.REVIEW],
     summary="Approve a submission",
     description=docs.APPROVE_SUBMISSION,
+    responses=REVIEW_RESPONSES,
+    operation_class=OptionalBody,
 )
 async def approve_submission(
-    request: Request[ApiKey, Any, Any], submission_id: FromPath[str]
+    request: Request[ApiKey, Any, Any],
+    submission_id: FromPath[str],
+    data: JSONBody[ApproveRequest] = NO_APPROVAL_NOTE,
 ) -> SubmissionDetail:
     """Approve a submission in ``review``."""
-    return await review(request, submission_id, "approve", ApproveRequest)
+    return await review(request, submission_id, "approve", data)
 
 
 @post(
@@ -121,12 +132,13 @@ async def approve_submission(
     tags=[docs.REVIEW],
     summary="Reject a submission",
     description=docs.REJECT_SUBMISSION,
+    responses=REVIEW_RESPONSES,
 )
 async def reject_submission(
-    request: Request[ApiKey, Any, Any], submission_id: FromPath[str]
+    request: Request[ApiKey, Any, Any], submission_id: FromPath[str], data: JSONBody[RejectRequest]
 ) -> SubmissionDetail:
     """Reject a submission in ``review``; ``reason`` is required."""
-    return await review(request, submission_id, "reject", RejectRequest)
+    return await review(request, submission_id, "reject", data)
 
 
 @post(
@@ -136,12 +148,16 @@ async def reject_submission(
     tags=[docs.REVIEW],
     summary="Cancel a submission",
     description=docs.CANCEL_SUBMISSION,
+    responses=REVIEW_RESPONSES,
+    operation_class=OptionalBody,
 )
 async def cancel_submission(
-    request: Request[ApiKey, Any, Any], submission_id: FromPath[str]
+    request: Request[ApiKey, Any, Any],
+    submission_id: FromPath[str],
+    data: JSONBody[CancelRequest] = NO_CANCEL_REASON,
 ) -> SubmissionDetail:
     """Cancel a submission that is ``created``, ``processing`` or in ``review``."""
-    return await review(request, submission_id, "cancel", CancelRequest)
+    return await review(request, submission_id, "cancel", data)
 
 
 @patch(
@@ -151,19 +167,21 @@ async def cancel_submission(
     tags=[docs.REVIEW],
     summary="Correct a submission's extracted data",
     description=docs.CORRECT_SUBMISSION,
+    responses=REVIEW_RESPONSES,
 )
 async def correct_submission(
-    request: Request[ApiKey, Any, Any], submission_id: FromPath[str]
+    request: Request[ApiKey, Any, Any],
+    submission_id: FromPath[str],
+    data: JSONBody[CorrectRequest],
 ) -> SubmissionDetail:
     """Correct ``extractedData`` fields of a submission in ``review``; each change is listed in
     ``result.corrections`` and recorded as a ``corrected`` event."""
-    body = await read_json(request, CorrectRequest)
     await request.app.state.writes.run(
         partial(
             service.correct,
-            company_id=request.user.company_id,
+            company_id=request.user.company,
             submission_id=submission_id,
-            changes=body.extracted_data,
+            changes=data.extracted_data,
             actor=request.user.id,
         )
     )
@@ -175,6 +193,7 @@ async def correct_submission(
     tags=[docs.FRAUD],
     summary="List a submission's fraud matches",
     description=docs.LIST_FRAUD_MATCHES,
+    responses=problem_responses(404),
 )
 async def list_fraud_matches(
     request: Request[ApiKey, Any, Any],
@@ -184,7 +203,7 @@ async def list_fraud_matches(
 ) -> FraudMatchPage:
     """The submission's fraud matches."""
     items, next_cursor = service.list_fraud_matches(
-        request.app.state.db, request.user.company_id, submission_id, limit=limit, cursor=cursor
+        request.app.state.db, request.user.company, submission_id, limit=limit, cursor=cursor
     )
     return page(items, next_cursor)  # type: ignore[return-value]
 
@@ -196,25 +215,28 @@ async def list_fraud_matches(
     tags=[docs.FRAUD],
     summary="Resolve a fraud match",
     description=docs.RESOLVE_FRAUD_MATCH,
+    responses=REVIEW_RESPONSES,
 )
 async def resolve_fraud_match(
-    request: Request[ApiKey, Any, Any], submission_id: FromPath[str], match_id: FromPath[str]
+    request: Request[ApiKey, Any, Any],
+    submission_id: FromPath[str],
+    match_id: FromPath[str],
+    data: JSONBody[ResolveRequest],
 ) -> FraudMatchJson:
     """Resolve a match as ``false_positive`` or ``confirmed_fraud``."""
-    body = await read_json(request, ResolveRequest)
     match, event_id = await request.app.state.writes.run(
         partial(
             service.resolve_fraud_match,
-            company_id=request.user.company_id,
+            company_id=request.user.company,
             submission_id=submission_id,
             match_id=match_id,
-            resolution=body.resolution,
-            note=body.note,
+            resolution=data.resolution,
+            note=data.note,
             actor=request.user.id,
         )
     )
     dispatch(request.app.state.queue, event_id)
-    return match  # type: ignore[return-value]
+    return match
 
 
 ROUTES = [

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypedDict
 
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
 
-from steve_lite.http.pagination import Pagination
-from steve_lite.sessions.schemas import RequestModel
+from steve_lite.pagination import Pagination
+from steve_lite.schemas import RequestModel
+from steve_lite.sessions.store import SubmissionStatus
 
-STATUSES = (
-    "created",
-    "processing",
-    "review",
-    "approved",
-    "synced",
-    "rejected",
-    "cancelled",
-    "failed",
-)
+STATUSES = tuple(status.value for status in SubmissionStatus)
 FRAUD_STATUSES = ("clean", "flagged", "blocked")
 
 
@@ -34,10 +27,28 @@ class CancelRequest(RequestModel):
     reason: str | None = Field(None, max_length=1000)
 
 
+MAX_CORRECTIONS = 100
+
+
 class CorrectRequest(RequestModel):
     """Corrected values of ``extractedData`` fields, by name; fields left out stay as read."""
 
-    extracted_data: dict[str, Any] = Field(min_length=1, max_length=100)
+    extracted_data: dict[str, Any]
+
+    @field_validator("extracted_data")
+    @classmethod
+    def _size(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # The size rule as pydantic words it for Field(min_length=1, max_length=100), checked
+        # here because Litestar documents a dict with length bounds as an array.
+        if not value:
+            raise PydanticCustomError(
+                "too_short", "Dictionary should have at least 1 item after validation, not 0"
+            )
+        if len(value) > MAX_CORRECTIONS:
+            raise PydanticCustomError(
+                "too_long", "Dictionary should have at most 100 items after validation, not more"
+            )
+        return value
 
 
 class ResolveRequest(RequestModel):

@@ -13,9 +13,10 @@ from sqlite_utils import Database
 
 from steve_lite.clock import now_iso, to_iso, utcnow
 from steve_lite.db import transaction
-from steve_lite.errors import Conflict, FieldError, NotFound, ValidationFailed
+from steve_lite.errors import Conflict, FieldError, Invalid, NotFound
 from steve_lite.http.bodies import field_path
-from steve_lite.http.pagination import paginate
+from steve_lite.pagination import paginate
+from steve_lite.sessions import store
 from steve_lite.storage.s3 import ObjectStorage
 from steve_lite.submissions.events import append_event
 from steve_lite.submissions.schemas import FRAUD_STATUSES, STATUSES
@@ -24,10 +25,10 @@ from steve_lite.workflows.schemas import WorkflowDefinition
 from steve_lite.workflows.service import get_definition
 
 MAX_EVENTS = 100
-TRANSITIONS = {
-    "approve": (("review",), "approved", "submission.approved"),
-    "reject": (("review",), "rejected", "submission.rejected"),
-    "cancel": (("created", "processing", "review"), "cancelled", "submission.cancelled"),
+WEBHOOK_EVENTS = {
+    "approve": "submission.approved",
+    "reject": "submission.rejected",
+    "cancel": "submission.cancelled",
 }
 
 SUBMISSION_COLUMNS = (
@@ -77,7 +78,7 @@ def check_filters(status: str | None, fraud_status: str | None) -> None:
             FieldError("fraudStatus", f"must be one of {', '.join(FRAUD_STATUSES)}", "enum")
         )
     if errors:
-        raise ValidationFailed("invalid filters", errors=errors)
+        raise Invalid("invalid filters", errors=errors)
 
 
 def list_submissions(
@@ -245,28 +246,20 @@ def transition(
     The conditional update decides races: of two concurrent approvals one changes the row and
     the other finds it already ``approved``.
     """
-    allowed, target, event_type = TRANSITIONS[action]
+    rule = store.TRANSITIONS[action]
     with transaction(db):
         row = load_submission(db, company_id, submission_id)
-        marks = ", ".join("?" for _ in allowed)
-        cursor = db.execute(
-            f"UPDATE submissions SET status = ?, updated_at = ?, "
-            "reject_reason = CASE WHEN ? = 'rejected' THEN ? ELSE reject_reason END, "
-            "cancel_reason = CASE WHEN ? = 'cancelled' THEN ? ELSE cancel_reason END "
-            f"WHERE id = ? AND status IN ({marks})",
-            [target, now_iso(), target, reason, target, reason, submission_id, *allowed],
-        )
-        if cursor.rowcount != 1:
+        if not store.review(db, submission_id, action, reason):
             raise Conflict(
                 f"submission {submission_id} is {row['status']}; {action} needs "
-                + " or ".join(allowed)
+                + " or ".join(rule.submissions)
             )
         data = {"from": row["status"], **({"reason": reason} if reason else {})}
         if note:
             data["note"] = note
-        append_event(db, submission_id, target, actor=actor, data=data)
+        append_event(db, submission_id, rule.event, actor=actor, data=data)
         extra = {"reason": reason} if action in ("reject", "cancel") else None
-        return record_event(db, row["session_id"], event_type, extra)
+        return record_event(db, row["session_id"], WEBHOOK_EVENTS[action], extra)
 
 
 def resolve_fraud_match(
@@ -310,17 +303,12 @@ def resolve_fraud_match(
             fraud_status = "blocked"
         elif all(r == "false_positive" for r in resolutions):
             fraud_status = "clean"
-        db.execute(
-            "UPDATE submissions SET fraud_status = ?, updated_at = ?, "
-            "result = CASE WHEN result IS NULL THEN NULL "
-            "ELSE json_set(result, '$.fraudStatus', ?) END WHERE id = ?",
-            [fraud_status, now, fraud_status, submission_id],
-        )
+        store.set_fraud_status(db, submission_id, fraud_status)
         resolved = match_json(dict(match))
         append_event(
             db,
             submission_id,
-            "fraud_match_resolved",
+            store.TRANSITIONS["resolve"].event,
             actor=actor,
             data={"matchId": match_id, "resolution": resolution, "fraudStatus": fraud_status},
         )
@@ -386,7 +374,7 @@ def correct(
         errors = correction_errors(definition, data, changes)
         if errors:
             fields = ", ".join(error.field for error in errors)
-            raise ValidationFailed(f"the corrections are invalid: {fields}", errors=errors)
+            raise Invalid(f"the corrections are invalid: {fields}", errors=errors)
         applied = [
             {"field": name, "before": data.get(name), "after": value}
             for name, value in changes.items()

@@ -5,18 +5,16 @@ from __future__ import annotations
 import logging
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlite_utils import Database
 
 from steve_lite import metrics
 from steve_lite.clock import now_iso, parse_iso, to_iso, utcnow
 from steve_lite.db import transaction
+from steve_lite.services import WorkerServices
+from steve_lite.signatures import signature_headers
 from steve_lite.webhooks.sender import SendResult, send_webhook
-from steve_lite.webhooks.signing import signature_headers
-
-if TYPE_CHECKING:
-    from steve_lite.worker import Runtime
 
 logger = logging.getLogger("steve_lite.webhooks")
 
@@ -73,7 +71,7 @@ def record_attempt(
     return retry_in
 
 
-def deliver(runtime: Runtime, event_id: str) -> None:
+def deliver(runtime: WorkerServices, event_id: str) -> None:
     """The task: one attempt at delivering ``event_id``."""
     settings = runtime.settings
     timeout = settings.webhook_timeout_seconds

@@ -9,7 +9,8 @@ from sqlite_utils import Database
 
 from steve_lite.clock import now_iso
 from steve_lite.ids import new_id
-from steve_lite.jobs.service import load_job, snapshot
+from steve_lite.jobs.service import snapshot
+from steve_lite.sessions.store import load_session
 
 if TYPE_CHECKING:
     from steve_lite.queue import Queue
@@ -23,7 +24,7 @@ def record_event(
     Call it inside the transaction of the state change, after the change: the payload is the
     state as that transaction leaves it. Returns the event id, or None without a webhook URL.
     """
-    job = load_job(db, session_id)
+    job = load_session(db, session_id)
     if job is None or not job["webhook_url"]:
         return None
     event_id = new_id("evt")
@@ -35,7 +36,7 @@ def record_event(
         **snapshot(job),
         **(extra or {}),
     }
-    db["webhook_events"].insert(
+    db.table("webhook_events").insert(
         {
             "id": event_id,
             "session_id": session_id,

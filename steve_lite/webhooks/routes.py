@@ -7,12 +7,13 @@ from typing import Any, TypedDict
 
 import anyio
 from litestar import Request, post
+from litestar.params import JSONBody
 from pydantic import Field
 
 from steve_lite.http import reference as docs
-from steve_lite.http.bodies import read_json
+from steve_lite.http.openapi import problem_responses
+from steve_lite.schemas import RequestModel
 from steve_lite.security.api_keys import ApiKey
-from steve_lite.sessions.schemas import RequestModel
 from steve_lite.webhooks.service import test_webhook
 
 
@@ -34,12 +35,15 @@ class WebhookTestResult(TypedDict):
     tags=[docs.WEBHOOKS],
     summary="Test a webhook URL",
     description=docs.TEST_WEBHOOK,
+    responses=problem_responses(413, 422),
 )
-async def post_webhook_test(request: Request[ApiKey, Any, Any]) -> WebhookTestResult:
+async def post_webhook_test(
+    request: Request[ApiKey, Any, Any], data: JSONBody[WebhookTestRequest]
+) -> WebhookTestResult:
     """Send an unsigned ``webhook.test`` event to a URL and report what happened."""
-    body = await read_json(request, WebhookTestRequest)
-    probe = partial(test_webhook, request.app.state.settings, body.webhook_url)
-    return await anyio.to_thread.run_sync(probe)  # type: ignore[return-value]
+    probe = partial(test_webhook, request.app.state.settings, data.webhook_url)
+    answer = await anyio.to_thread.run_sync(probe)
+    return answer  # type: ignore[return-value]
 
 
 ROUTES = [post_webhook_test]

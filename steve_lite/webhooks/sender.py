@@ -26,7 +26,7 @@ import httpx
 
 from steve_lite.clock import to_iso, utcnow
 from steve_lite.security.urls import Resolver, UrlRejected, resolve_checked, validate_webhook_url
-from steve_lite.webhooks.signing import CONTENT_TYPE, USER_AGENT
+from steve_lite.signatures import CONTENT_TYPE, USER_AGENT
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 PROBE_TIMEOUT_SECONDS = 5.0
@@ -78,7 +78,7 @@ def send_webhook(
     if parts.query:
         target = f"{target}?{parts.query}"
     request_url = httpcore.URL(scheme=parts.scheme, host=host, port=port, target=target)
-    request_headers = {**headers, "Host": parts.netloc}
+    request_headers = [*{**headers, "Host": parts.netloc}.items()]
     pool = httpcore.ConnectionPool(
         ssl_context=ssl_context or default_ssl_context(),
         network_backend=PinnedBackend(addresses, deadline),

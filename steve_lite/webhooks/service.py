@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from steve_lite.errors import FieldError, ValidationFailed
+from steve_lite.errors import FieldError, Invalid
 from steve_lite.security.urls import UrlRejected, validate_webhook_url
 from steve_lite.settings import Settings
 from steve_lite.webhooks.sender import probe_webhook
@@ -15,7 +15,7 @@ def test_webhook(settings: Settings, url: str) -> dict[str, Any]:
     try:
         validate_webhook_url(url, allow_private=settings.webhook_allow_private)
     except UrlRejected as exc:
-        raise ValidationFailed(
+        raise Invalid(
             "the request body is invalid: webhookUrl",
             errors=[FieldError("webhookUrl", str(exc), "url_rejected")],
         ) from None

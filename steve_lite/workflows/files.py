@@ -10,10 +10,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from steve_lite.errors import Invalid
 from steve_lite.workflows.schemas import WorkflowDefinition
 
 
-class DefinitionFileError(ValueError):
+class DefinitionFileError(Invalid):
     """The file is malformed or does not describe a valid workflow."""
 
 

@@ -10,7 +10,8 @@ from sqlite_utils import Database
 
 from steve_lite.errors import NotFound
 from steve_lite.http import reference as docs
-from steve_lite.http.pagination import page, paginate
+from steve_lite.http.openapi import problem_responses
+from steve_lite.pagination import page, paginate
 from steve_lite.security.api_keys import ApiKey
 from steve_lite.workflows import service
 from steve_lite.workflows.schemas import WorkflowPage, WorkflowSummary, WorkflowVersionJson
@@ -38,6 +39,7 @@ def summary_json(db: Database, workflow: dict[str, Any]) -> dict[str, Any]:
     tags=[docs.WORKFLOWS],
     summary="List your workflows",
     description=docs.LIST_WORKFLOWS,
+    responses=problem_responses(),
 )
 async def list_workflows(
     request: Request[ApiKey, Any, Any],
@@ -45,7 +47,7 @@ async def list_workflows(
     cursor: FromQuery[str | None] = None,
 ) -> WorkflowPage:
     """Workflows assigned to the key's company, by slug."""
-    db, company_id = request.app.state.db, request.user.company_id
+    db, company_id = request.app.state.db, request.user.company
     cache = request.app.state.cache
     summaries = [summary_json(db, row) for row in service.assigned_workflows(db, cache, company_id)]
     rows, next_cursor = paginate(
@@ -61,7 +63,7 @@ async def list_workflows(
 
 def assigned_or_404(request: Request[ApiKey, Any, Any], slug: str) -> dict[str, Any]:
     state = request.app.state
-    workflow = service.find_assigned(state.db, state.cache, slug, request.user.company_id)
+    workflow = service.find_assigned(state.db, state.cache, slug, request.user.company)
     if workflow is None:
         raise NotFound(f"workflow {slug!r} not found")
     return workflow
@@ -72,6 +74,7 @@ def assigned_or_404(request: Request[ApiKey, Any, Any], slug: str) -> dict[str, 
     tags=[docs.WORKFLOWS],
     summary="Get a workflow",
     description=docs.GET_WORKFLOW,
+    responses=problem_responses(404),
 )
 async def get_workflow(request: Request[ApiKey, Any, Any], slug: FromPath[str]) -> WorkflowSummary:
     """The summary of the published version."""
@@ -87,6 +90,7 @@ MAX_VERSION = 2**63 - 1  # the largest SQLite integer: anything above cannot be 
     tags=[docs.WORKFLOWS],
     summary="Get a workflow version's contract",
     description=docs.GET_WORKFLOW_VERSION,
+    responses=problem_responses(404),
 )
 async def get_workflow_version(
     request: Request[ApiKey, Any, Any], slug: FromPath[str], version: FromPath[int]
@@ -101,7 +105,7 @@ async def get_workflow_version(
     if definition is None:
         raise NotFound(f"workflow {slug!r} has no version {version}")
     data = definition.model_dump(by_alias=True)
-    return {  # type: ignore[return-value]
+    return {
         "workflow": {
             "id": workflow["id"],
             "slug": slug,

@@ -8,10 +8,10 @@ from typing import Any, Literal, TypedDict
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from steve_lite.http.pagination import Pagination
+from steve_lite.formats import FORMATS
+from steve_lite.pagination import Pagination
 
 PROCESSORS = ("document-ocr", "receipt-ocr", "compliance-vm")
-FORMATS = {"image/jpeg": "jpeg", "image/png": "png", "image/webp": "webp"}
 
 
 class WireModel(BaseModel):

@@ -9,13 +9,10 @@ from sqlite_utils import Database
 
 from steve_lite.clock import now_iso
 from steve_lite.db import transaction
+from steve_lite.errors import NotFound
 from steve_lite.ids import new_id
 from steve_lite.read_cache import ReadCache
 from steve_lite.workflows.schemas import WorkflowDefinition
-
-
-class WorkflowError(ValueError):
-    """A workflow operation cannot be done as asked."""
 
 
 def system_definitions() -> list[WorkflowDefinition]:
@@ -54,7 +51,7 @@ def publish(
                 "created_at": now,
                 "published_version": 0,
             }
-            db["workflows"].insert(
+            db.table("workflows").insert(
                 {**workflow, "name": definition.name, "updated_at": now, "published_version": None}
             )
         version = (
@@ -64,7 +61,7 @@ def publish(
             ).fetchone()[0]
             + 1
         )
-        db["workflow_versions"].insert(
+        db.table("workflow_versions").insert(
             {
                 "workflow_id": workflow["id"],
                 "version": version,
@@ -167,7 +164,7 @@ def assign_all_system(db: Database, company_id: str) -> None:
 def require_workflow(db: Database, slug: str) -> dict[str, Any]:
     workflow = get_workflow(db, slug)
     if workflow is None:
-        raise WorkflowError(f"no workflow with slug {slug!r}")
+        raise NotFound(f"no workflow with slug {slug!r}")
     return workflow
 
 

@@ -29,9 +29,10 @@ from tests.support.api import Tenant
 from tests.support.browser import LAPTOP, TABLET, chromium, offline_context, screenshot_dir
 from tests.support.cli import run_cli
 from tests.support.console import PASSWORD, add_reviewer, receipt
+from tests.support.sessions import open_session, wait_for_job
 from tests.support.uploads import put_file
 from tests.support.waiting import wait_until
-from tests.support.worker import WorkerStack, open_session, start_stack, wait_for_job
+from tests.support.worker import WorkerStack, start_stack
 
 __all__ = ["chromium"]  # the fixture
 CORRECTED_TOTAL = 4321.09

@@ -47,6 +47,7 @@ from tests.factories.photos import make_photo
 from tests.fixtures.receiver import ScriptedResponse, WebhookReceiver
 from tests.support.api import Tenant, make_settings, make_tenant, open_database
 from tests.support.processes import ServerProcess, s3_env
+from tests.support.sessions import create_session, upload_and_submit
 from tests.support.uploads import create_body, put_file
 from tests.support.waiting import wait_until
 from tests.support.worker import wait_worker_ready
@@ -131,13 +132,8 @@ def submit_session(
     files: list[bytes],
     **extra: Any,
 ) -> dict[str, Any]:
-    created = http.post(f"/api/v1/workflows/{slug}/sessions", json=create_body(len(files), **extra))
-    assert created.status_code == 201, created.text
-    session = created.json()
-    for upload, data in zip(session["uploadUrls"], files, strict=True):
-        assert put_file(upload, data).status_code == 200
-    submitted = http.post(f"/api/v1/workflows/{slug}/sessions/{session['sessionId']}/submit")
-    assert submitted.status_code == 200, submitted.text
+    session = create_session(http, slug, len(files), **extra)
+    upload_and_submit(http, slug, session, files)
     return session
 
 

@@ -11,9 +11,10 @@ from prometheus_client.samples import Sample
 
 from steve_lite.storage.embedded import EmbeddedS3
 from tests.fixtures.receiver import WebhookReceiver
+from tests.support.sessions import submit_files, wait_for_job
 from tests.support.uploads import jpeg
 from tests.support.waiting import wait_until
-from tests.support.worker import WorkerStack, start_stack, submit_files, wait_for_job
+from tests.support.worker import WorkerStack, start_stack
 
 WORKER_ENV = {
     "STEVE_WORKERS": "1",

@@ -17,13 +17,8 @@ from steve_lite.sweeps import requeue_stale_submissions
 from tests.factories.receipts import random_receipt_spec, render_receipt
 from tests.fixtures.receiver import WebhookReceiver
 from tests.support.processing import runtime_for
-from tests.support.worker import (
-    event_types,
-    start_stack,
-    submit_files,
-    wait_for_job,
-    wait_worker_ready,
-)
+from tests.support.sessions import submit_files, wait_for_job
+from tests.support.worker import event_types, start_stack, wait_worker_ready
 
 INJECTION = """
 import steve_lite.processing.pipeline as pipeline

@@ -22,6 +22,7 @@ from tests.factories.receipts import random_receipt_spec, render_receipt
 from tests.support.cli import STEVE_LITE, cli_env
 from tests.support.servers import free_port
 from tests.support.waiting import wait_until
+from tests.support.worker import wait_for_event
 
 KEY_PATTERN = re.compile(r"aok_[0-9a-f]{64}")
 SYSTEM_WORKFLOWS = {"document-ocr", "receipt-ocr", "compliance-vm"}
@@ -101,17 +102,19 @@ class Up:
 
     def wait_ready(self, timeout: float = 90) -> None:
         """Until /readyz answers 200: database and the embedded S3 server reachable."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def ready() -> bool:
             if self.process.poll() is not None:
                 raise AssertionError(f"up exited early:\n{self.stdout}\n{self.stderr}")
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
+                return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
             except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"up not ready in {timeout} s:\n{self.stderr}")
+                return False
+
+        try:
+            wait_until(ready, timeout, "up ready", interval=0.2)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}:\n{self.stderr}") from None
 
     def stop(self, timeout: float = 60, *, ctrl_c: bool = False) -> int:
         """SIGTERM; or with ``ctrl_c``, SIGINT to the process group, as a terminal sends it."""
@@ -134,18 +137,21 @@ def client(up: Up, key: str) -> httpx.Client:
 
 def wait_until_gone(children: list[Proc], data_dir: Path, timeout: float = 30) -> None:
     """Until none of ``children`` runs and no process mentions the data dir."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        left = [p for p in children if is_running(p)]
-        left += [
+    left: list[Proc] = []
+
+    def gone() -> bool:
+        left[:] = [p for p in children if is_running(p)]
+        left.extend(
             Proc(pid, start, cmdline)
             for pid, (_, start, state, cmdline) in all_processes().items()
             if str(data_dir) in cmdline and state != "Z"
-        ]
-        if not left:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"processes left behind: {left}")
+        )
+        return not left
+
+    try:
+        wait_until(gone, timeout, "children gone", interval=0.2)
+    except AssertionError:
+        raise AssertionError(f"processes left behind: {left}") from None
 
 
 def start_receipt(up: Up, key: str, seed: int) -> dict[str, Any]:
@@ -173,24 +179,20 @@ def start_receipt(up: Up, key: str, seed: int) -> dict[str, Any]:
 
 
 def wait_for_processing(db: Database, submission_id: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    query = "SELECT 1 FROM submission_events WHERE submission_id = ? AND type = ?"
-    while db.execute(query, [submission_id, "processing_started"]).fetchone() is None:
-        assert time.monotonic() < deadline, "processing did not start"
-        time.sleep(0.02)
+    wait_for_event(db, submission_id, "processing_started", timeout)
 
 
 def receipt_flow(up: Up, key: str) -> None:
     spec = random_receipt_spec(5)
     session = start_receipt(up, key, seed=5)
-    deadline = time.monotonic() + 120
     job: dict[str, Any] = {}
     with client(up, key) as api:
-        while time.monotonic() < deadline:
-            job = api.get(f"/api/v1/jobs/{session['sessionId']}").json()
-            if job["state"] in ("completed", "failed"):
-                break
-            time.sleep(0.5)
+
+        def final() -> bool:
+            job.update(api.get(f"/api/v1/jobs/{session['sessionId']}").json())
+            return job["state"] in ("completed", "failed")
+
+        wait_until(final, 120, "receipt job final", interval=0.5)
     assert (job["state"], job["submissionStatus"]) == ("completed", "approved"), (job, up.stderr)
     data = job["result"]["extractedData"]
     assert (data["totalAmount"], data["currency"]) == (spec.total, spec.currency)

@@ -19,15 +19,10 @@ from steve_lite.queue import Queue
 from steve_lite.storage.embedded import EmbeddedS3
 from tests.fixtures.receiver import RecordedRequest, WebhookReceiver
 from tests.support.processes import ServerProcess
+from tests.support.sessions import get_job, submit_files
 from tests.support.uploads import jpeg
 from tests.support.waiting import wait_until
-from tests.support.worker import (
-    WorkerStack,
-    get_job,
-    start_stack,
-    submit_files,
-    wait_worker_ready,
-)
+from tests.support.worker import WorkerStack, start_stack, wait_worker_ready
 
 RETRY_DELAY_SECONDS = 6  # ample time to kill the worker before its retry is due
 WORKER_ENV = {

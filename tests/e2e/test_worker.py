@@ -19,15 +19,9 @@ from tests.factories.photos import make_photo
 from tests.fixtures.receiver import WebhookReceiver
 from tests.support.api import LiveApi
 from tests.support.processes import ServerProcess
+from tests.support.sessions import submit_files, wait_for_job
 from tests.support.waiting import wait_until
-from tests.support.worker import (
-    WorkerStack,
-    event_types,
-    start_stack,
-    submit_files,
-    wait_for_event,
-    wait_for_job,
-)
+from tests.support.worker import WorkerStack, event_types, start_stack, wait_for_event
 
 LEASE_SECONDS = 3
 COMPLETED_EVENTS = ["created", "submitted", "processing_started", "processing_completed"]

@@ -53,8 +53,8 @@ from schemathesis import Case, CheckContext, HookContext, Response
 from schemathesis.engine import events
 
 from steve_lite.processing.pipeline import process_session
-from steve_lite.queue import Queue
 from steve_lite.security.urls import UrlRejected, validate_webhook_url
+from steve_lite.services import WorkerServices
 from steve_lite.sessions.schemas import SessionCreate
 from steve_lite.storage.embedded import EmbeddedS3
 from steve_lite.submissions.schemas import (
@@ -64,7 +64,7 @@ from steve_lite.submissions.schemas import (
     ResolveRequest,
 )
 from steve_lite.webhooks.routes import WebhookTestRequest
-from steve_lite.worker import Runtime
+from steve_lite.wiring import worker_services
 from steve_lite.workflows.schemas import FORMATS
 from tests.factories.photos import make_photo
 from tests.support.api import Tenant, make_settings, make_tenant, open_database
@@ -109,7 +109,7 @@ class FuzzServer:
 # ---------------------------------------------------------------- the server and its data
 
 
-def seed(url: str, tenant: Tenant, runtime: Runtime) -> dict[str, Any]:
+def seed(url: str, tenant: Tenant, runtime: WorkerServices) -> dict[str, Any]:
     """Two processed compliance submissions over one blurred photo (both in review, the second
     with an exact-duplicate fraud match) and one pending session."""
     photo = make_photo(640, 480, seed=11, blur=6)
@@ -160,7 +160,7 @@ def fuzz_server(
     try:
         server.wait_ready()
         storage = embedded_s3.storage(bucket=env["STEVE_S3_BUCKET"])
-        seeded = seed(server.url, tenant, Runtime(settings_, storage, Queue(settings_)))
+        seeded = seed(server.url, tenant, worker_services(settings_, storage))
         yield FuzzServer(server=server, tenant=tenant, seeded=seeded)
     finally:
         code = server.stop()

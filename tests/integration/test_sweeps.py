@@ -2,7 +2,7 @@
 
 Sessions are made through live API servers that share one data dir and bucket but differ in
 their TTL or lease settings; the sweep functions are then called directly with a
-:class:`~steve_lite.worker.Runtime` like the worker's.
+:class:`~steve_lite.services.WorkerServices` like the worker's.
 """
 
 from __future__ import annotations
@@ -20,17 +20,18 @@ import pytest
 
 from steve_lite.clock import parse_iso, utcnow
 from steve_lite.queue import Queue
+from steve_lite.services import WorkerServices
 from steve_lite.sweeps import (
     expire_stale_sessions,
     purge_expired_objects,
     requeue_stale_submissions,
 )
-from steve_lite.worker import Runtime
+from steve_lite.wiring import worker_services
 from tests.factories.photos import make_photo
 from tests.support.api import LiveApi, Tenant, make_settings, start_live_api
 from tests.support.servers import ThreadedServer
+from tests.support.sessions import get_job, open_session
 from tests.support.uploads import put_file
-from tests.support.worker import get_job, open_session
 
 
 @dataclass
@@ -39,7 +40,7 @@ class Installation:
 
     short: LiveApi
     long: LiveApi
-    runtime: Runtime
+    runtime: WorkerServices
     servers: list[ThreadedServer]
 
     def stop(self) -> None:
@@ -53,7 +54,7 @@ def installation(tmp_path: Path, embedded_s3: Any, setting: str) -> Installation
     long_settings = make_settings(tmp_path, **{setting: 3600})
     long, second = start_live_api(long_settings, embedded_s3, bucket=short.storage.bucket)
     worker_settings = make_settings(tmp_path)  # the worker's own: default TTL and lease (300 s)
-    runtime = Runtime(worker_settings, short.storage, Queue(worker_settings))
+    runtime = worker_services(worker_settings, short.storage)
     return Installation(short=short, long=long, runtime=runtime, servers=[first, second])
 
 

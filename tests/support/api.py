@@ -12,13 +12,13 @@ import httpx
 from sqlite_utils import Database
 
 from steve_lite import db as database
-from steve_lite.app import create_app
 from steve_lite.bootstrap import prepare_database
 from steve_lite.companies.service import create_company
 from steve_lite.security.api_keys import create_key
 from steve_lite.settings import Settings
 from steve_lite.storage.embedded import EmbeddedS3
 from steve_lite.storage.s3 import ObjectStorage
+from steve_lite.wiring import build_api
 from steve_lite.workflows.service import assign_all_system
 from tests.support.servers import ThreadedServer
 
@@ -87,8 +87,6 @@ def start_live_api(
     db = open_database(settings)
     storage = s3.storage(bucket=bucket or f"test-{uuid.uuid4().hex[:20]}")
     storage.ensure_bucket()
-    app = create_app(
-        settings, db=database.connect(settings.database_path), storage=storage, **state
-    )
+    app = build_api(settings, storage, db=database.connect(settings.database_path), **state)
     server = ThreadedServer(app).start()
     return LiveApi(url=server.url, settings=settings, db=db, storage=storage), server

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from steve_lite import db as database
-from steve_lite.app import create_app
 from steve_lite.settings import Settings
 from steve_lite.storage.s3 import ObjectStorage
+from steve_lite.wiring import build_api
 from tests.support.api import LiveApi, open_database
 from tests.support.servers import ThreadedServer
 
@@ -106,8 +106,6 @@ def start_live_api_on(
 ) -> tuple[LiveApi, ThreadedServer]:
     """Serve the app for ``settings`` on an existing ``storage`` (any S3 backend)."""
     db = open_database(settings)
-    app = create_app(
-        settings, db=database.connect(settings.database_path), storage=storage, **state
-    )
+    app = build_api(settings, storage, db=database.connect(settings.database_path), **state)
     server = ThreadedServer(app).start()
     return LiveApi(url=server.url, settings=settings, db=db, storage=storage), server

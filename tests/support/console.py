@@ -14,7 +14,8 @@ from sqlite_utils import Database
 from steve_lite.console import accounts
 from tests.factories.receipts import random_receipt_spec, render_receipt
 from tests.support.api import LiveApi, Tenant
-from tests.support.worker import WorkerStack, submit_files, wait_for_job
+from tests.support.sessions import submit_files, wait_for_job
+from tests.support.worker import WorkerStack
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 PASSWORD = "correct horse battery staple"

@@ -1,23 +1,87 @@
-"""Starting ``steve-lite`` server processes and waiting for them."""
+"""Server processes (``steve-lite`` commands and the benchmarks' baselines) and waiting for them."""
 
 from __future__ import annotations
 
 import resource
 import signal
 import subprocess
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Self
 
 import httpx
 
 from steve_lite.storage.embedded import EmbeddedS3
 from tests.support.cli import STEVE_LITE, cli_env
 from tests.support.servers import free_port
+from tests.support.waiting import wait_until
 
 
-class ServerProcess:
+class Process:
+    """A server subprocess listening on ``port`` of 127.0.0.1, its output in ``log_path``: the
+    one harness of the tests and the benchmarks."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        port: int,
+        env: dict[str, str],
+        log_path: Path,
+        preexec_fn: Callable[[], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+        self.log = log_path.open("w")
+        self.process = subprocess.Popen(
+            argv, env=env, stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=preexec_fn
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def wait_ready(self, path: str = "/healthz", timeout: float = 60) -> Self:
+        """Until ``path`` answers 200; fails at once if the process exits."""
+
+        def answers() -> bool:
+            try:
+                return httpx.get(self.url + path, timeout=1).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_until(answers, timeout, f"{self.name} ready on {path}", self, interval=0.1)
+        return self
+
+    def output(self) -> str:
+        """Everything the process printed so far."""
+        if not self.log.closed:
+            self.log.flush()
+        return self.log_path.read_text()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        """``sig``, wait, SIGKILL if it hangs; the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+        return self.process.returncode
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class ServerProcess(Process):
     """``steve-lite <command>`` on a free port, its output in a log file."""
 
     def __init__(
@@ -30,46 +94,15 @@ class ServerProcess:
     ) -> None:
         """``memory_limit_bytes`` caps the process's data segment (``RLIMIT_DATA``, inherited
         by its children), so that a memory regression fails a test instead of the machine."""
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = data_dir.parent / f"{data_dir.name}-{command}-{self.port}.log"
-        self.log = self.log_path.open("w")
-        self.process = subprocess.Popen(
+        port = free_port()
+        super().__init__(
+            f"steve-lite {command}",
             [STEVE_LITE, command],
-            env=cli_env(data_dir, STEVE_PORT=str(self.port), **env),
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=memory_limit_hook(memory_limit_bytes) if memory_limit_bytes else None,
+            port,
+            cli_env(data_dir, STEVE_PORT=str(port), **env),
+            data_dir.parent / f"{data_dir.name}-{command}-{port}.log",
+            memory_limit_hook(memory_limit_bytes) if memory_limit_bytes else None,
         )
-
-    def wait_ready(self, path: str = "/healthz", timeout: float = 60) -> ServerProcess:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.output()}")
-            try:
-                if httpx.get(self.url + path, timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server not ready in {timeout} s:\n{self.output()}")
-
-    def output(self) -> str:
-        if not self.log.closed:
-            self.log.flush()
-        return self.log_path.read_text()
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
-        return self.process.returncode
 
 
 def memory_limit_hook(limit: int) -> Callable[[], None]:

@@ -8,31 +8,22 @@ from typing import Any
 import httpx
 
 from steve_lite.processing.pipeline import process_session
-from steve_lite.queue import Queue
-from steve_lite.worker import Runtime
+from steve_lite.services import WorkerServices
+from steve_lite.wiring import worker_services
 from tests.support.api import LiveApi, Tenant
-from tests.support.uploads import create_body, jpeg, put_file
+from tests.support.sessions import submit_files
+from tests.support.uploads import jpeg
 
 
-def runtime_for(api: LiveApi) -> Runtime:
-    return Runtime(api.settings, api.storage, Queue(api.settings))
+def runtime_for(api: LiveApi) -> WorkerServices:
+    return worker_services(api.settings, api.storage)
 
 
 def submitted_session(
     api: LiveApi, tenant: Tenant, images: list[bytes], slug: str = "compliance-vm", **extra: Any
 ) -> dict[str, Any]:
     """Create a session, upload ``images`` (JPEG) and submit it; return the create answer."""
-    with api.client(tenant) as client:
-        created = client.post(
-            f"/api/v1/workflows/{slug}/sessions", json=create_body(len(images), **extra)
-        )
-        assert created.status_code == 201, created.text
-        session = created.json()
-        for upload, data in zip(session["uploadUrls"], images, strict=True):
-            assert put_file(upload, data).status_code == 200
-        submitted = client.post(f"/api/v1/workflows/{slug}/sessions/{session['sessionId']}/submit")
-        assert submitted.status_code == 200, submitted.text
-    return session
+    return submit_files(api, tenant, slug, images, **extra)
 
 
 def processed_session(

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from tests.support.processes import ServerProcess
+if TYPE_CHECKING:
+    from tests.support.processes import Process
 
 
 def wait_until(
     condition: Callable[[], object],
     timeout: float,
     what: str,
-    process: ServerProcess | None = None,
+    process: Process | None = None,
     interval: float = 0.05,
 ) -> None:
     """Return once ``condition()`` is truthy; fail the test after ``timeout`` seconds, or as soon

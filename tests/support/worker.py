@@ -2,40 +2,34 @@
 
 ``start_stack`` serves the API in this process (with a real :class:`~steve_lite.queue.Queue` on
 the data dir's queue file) and can start any number of ``steve-lite worker`` subprocesses
-pointed at the same data dir and the same bucket of the test S3 server. ``worker_stack`` is one
-such stack with one worker for the whole test session: tests isolate themselves with their own
-tenants (fraud checks and rate limits are per company or per key).
+pointed at the same data dir and the same bucket of the test S3 server. The ``worker_stack``
+fixture (``tests/fixtures/worker.py``) is one such stack with one worker for the whole test
+session: tests isolate themselves with their own tenants (fraud checks and rate limits are per
+company or per key).
 """
 
 from __future__ import annotations
 
 import signal
-import time
-from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-import pytest
 from sqlite_utils import Database
 
 from steve_lite.queue import Queue
 from steve_lite.storage.embedded import EmbeddedS3
-from tests.support.api import LiveApi, Tenant, make_settings, start_live_api
+from tests.support.api import LiveApi, make_settings, start_live_api
 from tests.support.processes import ServerProcess, s3_env
 from tests.support.servers import ThreadedServer
-from tests.support.uploads import create_body, put_file
 from tests.support.waiting import wait_until
 
 WORKER_ENV = {"STEVE_WORKER_POLL_SECONDS": "0.05", "STEVE_WORKERS": "2"}
-FINAL_STATES = ("completed", "failed")
 JOB_KEYS = {
     "sessionId", "submissionId", "workflow", "companyId", "state", "submissionStatus", "result",
     "failedReason", "clientSubmissionId", "metadata", "createdAt", "expiresAt", "submittedAt",
     "processedAt", "webhookDeliveryStatus",
 }  # fmt: skip
-POLL_SECONDS = 0.2
 
 
 @dataclass
@@ -85,17 +79,6 @@ def start_stack(
     )
 
 
-@pytest.fixture(scope="session")
-def worker_stack(
-    tmp_path_factory: pytest.TempPathFactory, embedded_s3: EmbeddedS3
-) -> Iterator[WorkerStack]:
-    """One API and one real worker process (2 threads) for the whole test session."""
-    stack = start_stack(tmp_path_factory.mktemp("worker-stack"), embedded_s3)
-    stack.start_worker()
-    yield stack
-    stack.stop()
-
-
 # ---------------------------------------------------------------- the worker process
 
 
@@ -119,66 +102,7 @@ def wait_worker_ready(worker: ServerProcess, threads: int, timeout: float = 60) 
     wait_until(ready, timeout, "worker start", worker, interval=0.1)
 
 
-# ---------------------------------------------------------------- sessions and jobs
-
-
-def open_session(
-    api: LiveApi, tenant: Tenant, slug: str, count: int, content_type: str = "image/jpeg", **kw
-) -> dict[str, Any]:
-    with api.client(tenant) as client:
-        response = client.post(
-            f"/api/v1/workflows/{slug}/sessions", json=create_body(count, content_type, **kw)
-        )
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def submit_files(
-    api: LiveApi,
-    tenant: Tenant,
-    slug: str,
-    files: Sequence[bytes | None],
-    content_type: str = "image/jpeg",
-    **kw: Any,
-) -> dict[str, Any]:
-    """Open a session with one slot per entry, upload the non-None ones, submit; the session."""
-    session = open_session(api, tenant, slug, len(files), content_type, **kw)
-    for upload, data in zip(session["uploadUrls"], files, strict=True):
-        if data is not None:
-            assert put_file(upload, data).status_code == 200
-    with api.client(tenant) as client:
-        response = client.post(f"/api/v1/workflows/{slug}/sessions/{session['sessionId']}/submit")
-    assert response.status_code == 200, response.text
-    return session
-
-
-def get_job(api: LiveApi, tenant: Tenant, session_id: str) -> httpx.Response:
-    with api.client(tenant) as client:
-        return client.get(f"/api/v1/jobs/{session_id}")
-
-
-def wait_for_job(
-    api: LiveApi,
-    tenant: Tenant,
-    session_id: str,
-    states: Iterable[str] = FINAL_STATES,
-    timeout: float = 90,
-    *,
-    worker: ServerProcess | None = None,
-) -> dict[str, Any]:
-    """Poll GET /api/v1/jobs/{id} until its ``state`` is one of ``states``; the job view."""
-    wanted = set(states)
-    deadline = time.monotonic() + timeout
-    job: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        response = get_job(api, tenant, session_id)
-        assert response.status_code == 200, response.text
-        job = response.json()
-        if job["state"] in wanted:
-            return job
-        time.sleep(POLL_SECONDS)
-    log = f"\nworker log:\n{worker.output()[-4000:]}" if worker else ""
-    raise AssertionError(f"job {session_id} not in {sorted(wanted)} after {timeout} s: {job}{log}")
+# ---------------------------------------------------------------- events
 
 
 def event_types(db: Database, submission_id: str) -> list[str]:
@@ -196,14 +120,17 @@ def wait_for_event(
     db: Database, submission_id: str, event_type: str, timeout: float = 60
 ) -> dict[str, Any]:
     """Until the submission has an event of ``event_type``; that event's row."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    found: list[dict[str, Any]] = []
+
+    def recorded() -> bool:
         row = db.execute(
             "SELECT * FROM submission_events WHERE submission_id = ? AND type = ? "
             "ORDER BY seq LIMIT 1",
             [submission_id, event_type],
         ).fetchone()
         if row is not None:
-            return dict(row)
-        time.sleep(0.05)
-    raise AssertionError(f"no {event_type!r} event for {submission_id} after {timeout} s")
+            found.append(dict(row))
+        return row is not None
+
+    wait_until(recorded, timeout, f"{event_type!r} event for {submission_id}")
+    return found[0]

@@ -103,7 +103,7 @@ def packaged_calibration() -> Calibration:
     if not CALIBRATION_PATH.exists():
         return {}
     data = json.loads(CALIBRATION_PATH.read_text())
-    return {field: [tuple(block) for block in blocks] for field, blocks in data.items()}  # type: ignore[misc]
+    return {field: [tuple(block) for block in blocks] for field, blocks in data.items()}
 
 
 def write_calibration(calibration: Calibration) -> Path:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from steve_lite.processing.receipts.rows import Row
 from steve_lite.processing.receipts.text import fold, has_any, words_of
@@ -22,9 +23,9 @@ DATA_PATH = Path(__file__).with_name("currency_data.json")
 
 
 @cache
-def currency_table() -> dict[str, dict[str, object]]:
+def currency_table() -> dict[str, dict[str, Any]]:
     """The CLDR-derived table (tools/currency_table.py writes it)."""
-    return json.loads(DATA_PATH.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    return json.loads(DATA_PATH.read_text(encoding="utf-8"))
 
 
 def territory_currency(territory: str) -> str | None:

@@ -26,7 +26,7 @@ TRAILING_MARKS = re.compile(r"(?:\s*(?:[A-Z]{1,2}|\*))?\s*$")
 
 def find_line_items(rows: Sequence[Row], integers: bool) -> list[dict[str, Any]]:
     """The line items (see the module rules), each with the OCR confidence of its rows."""
-    items = []
+    items: list[dict[str, Any]] = []
     previous_text: tuple[str, float] | None = None
     for row in rows:
         text = row.text

@@ -46,6 +46,7 @@ CHANGE_PHRASES = (
     "CHANGE", "CHANGE DUE", "BAKI", "RESZTA", "RUCKGELD", "RESTO", "RENDU", "CAMBIO", "VUELTO",
     "WISSELGELD", "VAXEL", "KEMBALIAN", "TROCO", "BALANCE",
 )  # fmt: skip
+CASH_PHRASES: tuple[str, ...]
 CASH_PHRASES = ("CASH", "TUNAI", "BAR", "GOTOWKA", "CONTANTI", "ESPECES", "EFECTIVO", "KONTANT")
 CASH_PHRASES += ("TENDERED", "GEGEBEN", "RECEIVED", "DINHEIRO", "CONTANT")
 CARD_PHRASES = (
@@ -149,10 +150,10 @@ def find_total(
     largest = max(
         (amount for _, amount in by_kind.get("grand", []) + by_kind.get("total", [])), default=0
     )
-    for index, amount in list(by_kind.get("rounding", [])):
-        if amount > 0.2 * largest:  # `ROUNDING 13.60`: the rounded total itself
-            by_kind["rounding"].remove((index, amount))
-            by_kind.setdefault("total", []).append((index, amount))
+    for index, value in list(by_kind.get("rounding", [])):
+        if value > 0.2 * largest:  # `ROUNDING 13.60`: the rounded total itself
+            by_kind["rounding"].remove((index, value))
+            by_kind.setdefault("total", []).append((index, value))
             kinds[index] = "total"
     labelled = by_kind.get("grand", []) + by_kind.get("total", [])
     candidates: dict[float, tuple[float, int]] = {}

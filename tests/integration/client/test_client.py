@@ -13,8 +13,8 @@ import pytest
 
 from steve_lite.client import AsyncSteveClient, SteveClient, SteveError, verify_webhook
 from steve_lite.security.api_keys import hash_key
+from steve_lite.signatures import signature_headers
 from steve_lite.storage.embedded import EmbeddedS3
-from steve_lite.webhooks.signing import signature_headers
 from tests.fixtures.receiver import WebhookReceiver
 from tests.support.api import LiveApi, Tenant, make_settings, start_live_api
 from tests.support.uploads import jpeg

@@ -28,9 +28,10 @@ from tests.support.console import (
     sign_in,
     signed_in_client,
 )
+from tests.support.sessions import open_session, submit_files, wait_for_job
 from tests.support.uploads import jpeg, put_file
 from tests.support.waiting import wait_until
-from tests.support.worker import WorkerStack, open_session, submit_files, wait_for_job
+from tests.support.worker import WorkerStack
 
 TOKEN_VALUE = re.compile(r'value="[A-Za-z0-9_-]{43}"')
 

@@ -16,15 +16,9 @@ from steve_lite.security.api_keys import create_key
 from steve_lite.storage.embedded import EmbeddedS3
 from tests.factories.photos import make_corrupt_jpeg, make_photo
 from tests.support.api import LiveApi, Tenant, make_settings, start_live_api
+from tests.support.sessions import get_job, open_session, submit_files, wait_for_job
 from tests.support.uploads import put_file
-from tests.support.worker import (
-    JOB_KEYS,
-    WorkerStack,
-    get_job,
-    open_session,
-    submit_files,
-    wait_for_job,
-)
+from tests.support.worker import JOB_KEYS, WorkerStack
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 METADATA = {"storeId": "S-42", "visit": {"number": 3, "audited": True}}

@@ -15,7 +15,8 @@ from tests.factories.pages import render_page
 from tests.factories.photos import make_photo, near_duplicate
 from tests.factories.receipts import random_receipt_spec, render_receipt
 from tests.support.api import LiveApi, Tenant
-from tests.support.worker import WorkerStack, submit_files, wait_for_job
+from tests.support.sessions import submit_files, wait_for_job
+from tests.support.worker import WorkerStack
 
 
 def process(api: LiveApi, tenant: Tenant, slug: str, files: list[bytes]) -> dict[str, Any]:

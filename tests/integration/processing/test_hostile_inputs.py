@@ -21,7 +21,8 @@ from PIL import Image, ImageDraw
 from steve_lite.storage.embedded import EmbeddedS3
 from tests.factories.pages import default_font_path, load_font, render_page
 from tests.support.processes import ServerProcess
-from tests.support.worker import WorkerStack, start_stack, submit_files, wait_for_job
+from tests.support.sessions import submit_files, wait_for_job
+from tests.support.worker import WorkerStack, start_stack
 
 WORKER_MEMORY_LIMIT = 3 * 1024**3
 ENGINE_MEMORY_MB = 1536

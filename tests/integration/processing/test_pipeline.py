@@ -11,13 +11,8 @@ from steve_lite.clock import parse_iso
 from tests.factories.pages import render_page
 from tests.factories.photos import make_corrupt_jpeg, make_photo
 from tests.factories.receipts import random_receipt_spec, render_receipt
-from tests.support.worker import (
-    JOB_KEYS,
-    WorkerStack,
-    event_types,
-    submit_files,
-    wait_for_job,
-)
+from tests.support.sessions import submit_files, wait_for_job
+from tests.support.worker import JOB_KEYS, WorkerStack, event_types
 
 PAGES = {
     0: [

@@ -29,17 +29,17 @@ import httpx
 import pytest
 
 from steve_lite import db as database
-from steve_lite.app import create_app
 from steve_lite.security import api_keys, auth
 from steve_lite.security.api_keys import create_key, hash_key, revoke_key
 from steve_lite.storage.embedded import EmbeddedS3
+from steve_lite.wiring import build_api
 from steve_lite.workflows.service import unassign
 from tests.support.api import LiveApi, Tenant, make_settings, make_tenant, open_database
+from tests.support.problems import assert_problem
 from tests.support.processing import processed_session
 from tests.support.servers import ThreadedServer
 from tests.support.uploads import create_body
 
-PROBLEM_JSON = "application/problem+json"
 SLUG = "compliance-vm"  # the owner's workflow; the other company does not have it
 LEGACY_ALLOWED = {
     ("GET", "/api/v1/companies"),
@@ -143,16 +143,6 @@ def matrix(live_api: LiveApi) -> Matrix:
     return Matrix(live_api, owner, other, ids, operations)
 
 
-def assert_problem(response: httpx.Response, status: int, slug: str) -> None:
-    assert response.status_code == status, (response.request.url, response.text)
-    assert response.headers["content-type"] == PROBLEM_JSON
-    body = response.json()
-    assert body["type"].endswith(f"/{slug}"), body
-    assert body["status"] == status
-    assert body["instance"] == response.request.url.path
-    assert body["requestId"] == response.headers["request-id"]
-
-
 def test_every_published_route_is_in_the_matrix(matrix: Matrix) -> None:
     assert set(matrix.operations) == set(ROUTES)
     assert len(matrix.operations) == 20
@@ -231,7 +221,7 @@ def traced_api(
     statements: list[str] = []
     db.conn.set_trace_callback(statements.append)
     storage = embedded_s3.storage(bucket=f"test-{uuid.uuid4().hex[:20]}")
-    server = ThreadedServer(create_app(settings, db=db, storage=storage)).start()
+    server = ThreadedServer(build_api(settings, storage, db=db)).start()
     try:
         yield server.url, tenant, statements, db.conn
     finally:

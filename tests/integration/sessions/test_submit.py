@@ -14,26 +14,9 @@ from steve_lite.storage.embedded import EmbeddedS3
 from steve_lite.workflows.schemas import WorkflowDefinition
 from steve_lite.workflows.service import assign, get_definition, get_workflow, publish
 from tests.factories.photos import make_text_file
-from tests.support.api import LiveApi, Tenant, make_settings, start_live_api
+from tests.support.api import LiveApi, make_settings, start_live_api
+from tests.support.sessions import open_session, submit
 from tests.support.uploads import create_body, jpeg, png, put_file
-
-
-def open_session(api: LiveApi, tenant: Tenant, slug: str = "document-ocr", **kw) -> dict:
-    count = kw.pop("count", 1)
-    content_type = kw.pop("content_type", "image/jpeg")
-    with api.client(tenant) as client:
-        response = client.post(
-            f"/api/v1/workflows/{slug}/sessions", json=create_body(count, content_type, **kw)
-        )
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def submit(
-    api: LiveApi, tenant: Tenant, session: dict, slug: str = "document-ocr"
-) -> httpx.Response:
-    with api.client(tenant) as client:
-        return client.post(f"/api/v1/workflows/{slug}/sessions/{session['sessionId']}/submit")
 
 
 def test_upload_with_httpx_and_curl_then_submit(live_api: LiveApi, tmp_path: Path) -> None:

@@ -18,10 +18,11 @@ import pytest
 from steve_lite.processing.pipeline import process_session
 from steve_lite.storage.embedded import EmbeddedS3
 from tests.factories.photos import make_text_file
-from tests.support.api import LiveApi, Tenant, make_settings
+from tests.support.api import LiveApi, make_settings
 from tests.support.backends import MinioServer, require_docker, running_minio, start_live_api_on
 from tests.support.processing import detail, runtime_for, submitted_session
-from tests.support.uploads import create_body, jpeg, png, put_file
+from tests.support.sessions import open_session, submit
+from tests.support.uploads import jpeg, png, put_file
 
 BACKENDS = [
     pytest.param("embedded", id="embedded"),
@@ -53,22 +54,6 @@ def backend_api(
     api, server_thread = start_live_api_on(settings, storage)
     yield api
     server_thread.stop()
-
-
-def open_session(api: LiveApi, tenant: Tenant, count: int = 1, **kw: str) -> dict:
-    content_type = kw.pop("content_type", "image/jpeg")
-    with api.client(tenant) as client:
-        response = client.post(
-            "/api/v1/workflows/document-ocr/sessions",
-            json=create_body(count, content_type, **kw),
-        )
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def submit(api: LiveApi, tenant: Tenant, session: dict) -> httpx.Response:
-    with api.client(tenant) as client:
-        return client.post(f"/api/v1/workflows/document-ocr/sessions/{session['sessionId']}/submit")
 
 
 # ---------------------------------------------------------------- sessions

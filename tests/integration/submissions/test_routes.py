@@ -21,17 +21,18 @@ import httpx
 import pytest
 
 from steve_lite.clock import parse_iso, utcnow
-from steve_lite.group_commit import GroupCommit
 from steve_lite.processing.pipeline import process_session
-from steve_lite.read_cache import ReadCache
 from steve_lite.security.api_keys import create_key, find_key, hash_key
 from steve_lite.sessions.schemas import SessionCreate
-from steve_lite.sessions.service import SessionContext, create_session
+from steve_lite.sessions.service import create_session
 from steve_lite.storage.embedded import EmbeddedS3
 from steve_lite.submissions.events import append_event
+from steve_lite.wiring import api_services
 from tests.factories.photos import make_corrupt_jpeg, near_duplicate
 from tests.support.api import LiveApi, Tenant, make_settings, start_live_api
+from tests.support.problems import assert_problem
 from tests.support.processing import processed_session, runtime_for, submitted_session
+from tests.support.sessions import open_session
 from tests.support.uploads import create_body, jpeg
 
 HOOK = "https://hooks.example.com/x"
@@ -123,31 +124,12 @@ def get(api: LiveApi, tenant: Tenant, path: str = "", **params: Any) -> httpx.Re
         return client.get(SUBMISSIONS + path, params=params)
 
 
-def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    problem = response.json()
-    assert problem["type"].endswith(f"/{slug}")
-    assert problem["status"] == status
-    return problem
-
-
-def open_session(api: LiveApi, tenant: Tenant, **extra: Any) -> dict[str, Any]:
-    """A compliance session created over HTTP and left pending: submission ``created``."""
-    with api.client(tenant) as client:
-        response = client.post(
-            "/api/v1/workflows/compliance-vm/sessions", json=create_body(1, **extra)
-        )
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 def make_submission(
     api: LiveApi, tenant: Tenant, state: str, *, seed: int = 7, **extra: Any
 ) -> dict[str, Any]:
     """A session whose submission is in ``state``, reached through the real routes."""
     if state == "created":
-        return open_session(api, tenant, **extra)
+        return open_session(api, tenant, "compliance-vm", **extra)
     if state == "processing":
         return submitted_session(api, tenant, [photo(seed)], **extra)
     if state == "failed":
@@ -287,7 +269,7 @@ def test_actor_is_the_key_that_acted_and_every_key_of_the_company_sees_it(
 
 def test_cancelled_session_can_no_longer_be_submitted(live_api: LiveApi) -> None:
     tenant = live_api.tenant()
-    session = open_session(live_api, tenant)
+    session = open_session(live_api, tenant, "compliance-vm")
     assert post(live_api, tenant, f"/{session['submissionId']}/cancel").status_code == 200
     with live_api.client(tenant) as client:
         response = client.post(
@@ -440,7 +422,7 @@ def test_detail_files_download_from_storage_and_a_changed_signature_is_refused(
 
 def test_detail_of_a_created_submission_lists_empty_slots(live_api: LiveApi) -> None:
     tenant = live_api.tenant()
-    session = open_session(live_api, tenant)
+    session = open_session(live_api, tenant, "compliance-vm")
     detail = get(live_api, tenant, f"/{session['submissionId']}").json()
     assert detail["submissionStatus"] == "created"
     assert (detail["result"], detail["extractedData"], detail["fraudStatus"]) == (None, None, None)
@@ -452,7 +434,7 @@ def test_detail_of_a_created_submission_lists_empty_slots(live_api: LiveApi) -> 
 
 def test_detail_lists_the_newest_100_events(live_api: LiveApi) -> None:
     tenant = live_api.tenant()
-    sid = open_session(live_api, tenant)["submissionId"]
+    sid = open_session(live_api, tenant, "compliance-vm")["submissionId"]
     ids = [
         append_event(live_api.db, sid, "note", actor=tenant.key_id, data={"n": n})
         for n in range(120)
@@ -838,9 +820,7 @@ class Corpus:
         self.api = api
         self.tenant = tenant
         self.key = find_key(api.db, hash_key(tenant.key))
-        self.ctx = SessionContext(
-            api.db, GroupCommit(api.db), ReadCache(api.db), api.storage, api.settings
-        )
+        self.ctx = api_services(api.settings, api.storage, db=api.db)
         self.expected: dict[str, dict[str, Any]] = {}
         self.order: list[str] = []  # oldest first
 
@@ -1061,7 +1041,7 @@ def test_tampered_and_foreign_cursors_are_400(corpus: Corpus, live_api: LiveApi)
     # ... and one from another installation (another signing secret) as well.
     other_tenant = live_api.tenant()
     for _ in range(2):
-        open_session(live_api, other_tenant)
+        open_session(live_api, other_tenant, "compliance-vm")
     other = get(live_api, other_tenant, limit=1).json()["pagination"]["nextCursor"]
     assert_problem(get(api, tenant, cursor=other), 400, "bad-request")
 
@@ -1083,7 +1063,11 @@ def test_pages_are_stable_while_submissions_are_added(big_api: LiveApi) -> None:
             # Between page fetches: new submissions, one over HTTP, and a status change.
             data.create("document-ocr")
             data.create("compliance-vm")
-            data.add(open_session(big_api, data.tenant)["submissionId"], "compliance-vm", "created")
+            data.add(
+                open_session(big_api, data.tenant, "compliance-vm")["submissionId"],
+                "compliance-vm",
+                "created",
+            )
             if page_number == 1:
                 later = original[20]
                 assert client.post(f"{SUBMISSIONS}/{later}/cancel").status_code == 200

@@ -12,6 +12,7 @@ from typing import Any
 
 from steve_lite import db as database
 from steve_lite.errors import Conflict
+from steve_lite.sessions import store
 from steve_lite.submissions import service
 from tests.support.api import LiveApi
 from tests.support.processing import processed_session
@@ -71,7 +72,7 @@ def test_concurrent_transitions_have_exactly_one_winner(live_api: LiveApi) -> No
     assert len(winners) == 1, results
     assert sum(isinstance(r, Conflict) for r in results) == 5
     action, event_id = winners[0]
-    target = service.TRANSITIONS[action][1]
+    target = store.TRANSITIONS[action].to_submission
     assert rows(live_api, "SELECT status FROM submissions WHERE id = ?", sid) == [(target,)]
     review_events = rows(
         live_api,

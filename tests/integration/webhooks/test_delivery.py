@@ -30,17 +30,18 @@ from steve_lite.clock import parse_iso, to_iso, utcnow
 from steve_lite.processing.pipeline import process_session
 from steve_lite.queue import Queue
 from steve_lite.security.urls import UrlRejected, resolve_checked
+from steve_lite.services import WorkerServices
+from steve_lite.signatures import signature_headers
 from steve_lite.storage.embedded import EmbeddedS3
 from steve_lite.sweeps import sweep
 from steve_lite.webhooks.delivery import deliver
 from steve_lite.webhooks.sender import send_webhook
-from steve_lite.webhooks.signing import signature_headers
-from steve_lite.worker import Runtime, register_handlers
+from steve_lite.wiring import build_worker, worker_services
 from tests.factories.photos import make_corrupt_jpeg
 from tests.fixtures.receiver import RecordedRequest, ScriptedResponse, WebhookReceiver
 from tests.support.api import LiveApi, Tenant, make_settings, start_live_api
+from tests.support.sessions import get_job, submit_files
 from tests.support.uploads import jpeg
-from tests.support.worker import get_job, submit_files
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "webhooks.md"
 SLUG = "compliance-vm"
@@ -60,7 +61,7 @@ ISO_MS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 @dataclass
 class Stack:
     api: LiveApi
-    runtime: Runtime
+    runtime: WorkerServices
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +76,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, embedded_s3: EmbeddedS3) -> 
         rate_limit_read=100_000,
     )
     api, server = start_live_api(settings, embedded_s3, queue=Queue(settings))
-    runtime = Runtime(settings, api.storage, Queue(settings))
-    register_handlers(runtime)
+    runtime = build_worker(settings, api.storage)
     yield Stack(api, runtime)
     server.stop()
 
@@ -90,11 +90,11 @@ def api(stack: Stack) -> Iterator[LiveApi]:
 
 
 @pytest.fixture
-def runtime(stack: Stack, api: LiveApi) -> Runtime:
+def runtime(stack: Stack, api: LiveApi) -> WorkerServices:
     return stack.runtime
 
 
-def run_one_task(runtime: Runtime) -> bool:
+def run_one_task(runtime: WorkerServices) -> bool:
     """Run the next due task as the consumer would; False when none is due."""
     huey = runtime.queue.huey
     for task in huey.read_schedule():
@@ -109,7 +109,9 @@ def run_one_task(runtime: Runtime) -> bool:
     return True
 
 
-def run_until(runtime: Runtime, condition: Callable[[], object], timeout: float = 30) -> None:
+def run_until(
+    runtime: WorkerServices, condition: Callable[[], object], timeout: float = 30
+) -> None:
     """Run queued and scheduled tasks until ``condition()`` holds."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -119,7 +121,7 @@ def run_until(runtime: Runtime, condition: Callable[[], object], timeout: float 
             time.sleep(0.02)
 
 
-def run_until_idle(runtime: Runtime, timeout: float = 30) -> None:
+def run_until_idle(runtime: WorkerServices, timeout: float = 30) -> None:
     """Run tasks until nothing is queued or scheduled any more."""
     huey = runtime.queue.huey
     run_until(runtime, lambda: huey.pending_count() == 0 and huey.scheduled_count() == 0, timeout)
@@ -173,7 +175,7 @@ def payload(request: RecordedRequest) -> dict[str, Any]:
 
 
 def completed_session(
-    api: LiveApi, runtime: Runtime, tenant: Tenant, receiver: WebhookReceiver, image: bytes
+    api: LiveApi, runtime: WorkerServices, tenant: Tenant, receiver: WebhookReceiver, image: bytes
 ) -> dict[str, Any]:
     """A processed session whose completion event was delivered (receiver answering 200)."""
     session = submit_files(api, tenant, SLUG, [image], webhookUrl=receiver.url)
@@ -185,7 +187,7 @@ def completed_session(
 
 
 def test_a_completed_session_is_delivered_once_signed_with_the_creating_key(
-    api: LiveApi, runtime: Runtime, webhook_receiver: WebhookReceiver
+    api: LiveApi, runtime: WorkerServices, webhook_receiver: WebhookReceiver
 ) -> None:
     tenant, other = api.tenant(), api.tenant()
     session = submit_files(
@@ -250,7 +252,7 @@ def test_a_completed_session_is_delivered_once_signed_with_the_creating_key(
 
 
 def test_without_a_webhook_url_nothing_is_written_and_the_status_is_null(
-    api: LiveApi, runtime: Runtime
+    api: LiveApi, runtime: WorkerServices
 ) -> None:
     tenant = api.tenant()
     session = submit_files(api, tenant, SLUG, [jpeg(seed=102)])
@@ -262,7 +264,7 @@ def test_without_a_webhook_url_nothing_is_written_and_the_status_is_null(
 
 
 def test_a_failed_session_sends_session_failed_with_its_reason(
-    api: LiveApi, runtime: Runtime, webhook_receiver: WebhookReceiver
+    api: LiveApi, runtime: WorkerServices, webhook_receiver: WebhookReceiver
 ) -> None:
     tenant = api.tenant()
     session = submit_files(
@@ -288,7 +290,7 @@ def test_a_failed_session_sends_session_failed_with_its_reason(
 
 
 def test_a_session_in_review_sends_session_review_required(
-    api: LiveApi, runtime: Runtime, webhook_receiver: WebhookReceiver
+    api: LiveApi, runtime: WorkerServices, webhook_receiver: WebhookReceiver
 ) -> None:
     tenant = api.tenant()
     completed_session(api, runtime, tenant, webhook_receiver, jpeg(seed=103, blur=6))
@@ -312,7 +314,7 @@ def docs_block(tag: str) -> str:
 
 @pytest.fixture
 def delivery(
-    api: LiveApi, runtime: Runtime, webhook_receiver: WebhookReceiver
+    api: LiveApi, runtime: WorkerServices, webhook_receiver: WebhookReceiver
 ) -> tuple[Tenant, RecordedRequest]:
     """A real signed delivery and the key of the tenant that created its session."""
     tenant = api.tenant()
@@ -398,7 +400,7 @@ def test_the_documented_node_check_verifies_a_real_delivery(
 
 
 def test_500_500_200_is_three_attempts_with_one_id_then_delivered(
-    api: LiveApi, runtime: Runtime, webhook_receiver: WebhookReceiver
+    api: LiveApi, runtime: WorkerServices, webhook_receiver: WebhookReceiver
 ) -> None:
     tenant = api.tenant()
     webhook_receiver.script([500, ScriptedResponse(500, body=b"still down")])
@@ -439,7 +441,7 @@ def test_500_500_200_is_three_attempts_with_one_id_then_delivered(
 
 
 def test_a_receiver_that_always_fails_ends_failed_after_three_attempts(
-    api: LiveApi, runtime: Runtime, webhook_receiver: WebhookReceiver
+    api: LiveApi, runtime: WorkerServices, webhook_receiver: WebhookReceiver
 ) -> None:
     tenant = api.tenant()
     webhook_receiver.script([503, 503, 503])  # a fourth attempt would get 200
@@ -465,7 +467,7 @@ def test_a_receiver_that_always_fails_ends_failed_after_three_attempts(
 
 
 def test_a_slow_receiver_is_a_failure_at_the_attempt_timeout(
-    api: LiveApi, runtime: Runtime, webhook_receiver: WebhookReceiver
+    api: LiveApi, runtime: WorkerServices, webhook_receiver: WebhookReceiver
 ) -> None:
     tenant = api.tenant()
     webhook_receiver.script([ScriptedResponse(200, delay=ATTEMPT_TIMEOUT * 5)])
@@ -484,7 +486,7 @@ def test_a_slow_receiver_is_a_failure_at_the_attempt_timeout(
 
 
 def test_a_redirect_is_a_failure_and_is_never_followed(
-    api: LiveApi, runtime: Runtime, webhook_receiver: WebhookReceiver
+    api: LiveApi, runtime: WorkerServices, webhook_receiver: WebhookReceiver
 ) -> None:
     tenant = api.tenant()
     elsewhere = webhook_receiver.url + "/moved"
@@ -508,7 +510,7 @@ def test_a_redirect_is_a_failure_and_is_never_followed(
 
 
 def test_the_default_schedule_is_10_second_attempts_then_30_s_then_5_min(
-    api: LiveApi, runtime: Runtime, webhook_receiver: WebhookReceiver, tmp_path: Path
+    api: LiveApi, runtime: WorkerServices, webhook_receiver: WebhookReceiver, tmp_path: Path
 ) -> None:
     defaults = make_settings(tmp_path)
     assert defaults.webhook_timeout_seconds == 10.0
@@ -522,7 +524,7 @@ def test_the_default_schedule_is_10_second_attempts_then_30_s_then_5_min(
             "webhook_timeout_seconds": 10,
         }
     )
-    slow = Runtime(settings, api.storage, runtime.queue)
+    slow = worker_services(settings, api.storage, queue=runtime.queue)
     tenant = api.tenant()
     webhook_receiver.script([500, 500, 500])
     session = submit_files(api, tenant, SLUG, [jpeg(seed=109)], webhookUrl=webhook_receiver.url)
@@ -568,7 +570,7 @@ def test_the_default_schedule_is_10_second_attempts_then_30_s_then_5_min(
 
 
 def test_an_event_committed_without_its_enqueue_is_sent_by_the_sweep(
-    api: LiveApi, runtime: Runtime, webhook_receiver: WebhookReceiver
+    api: LiveApi, runtime: WorkerServices, webhook_receiver: WebhookReceiver
 ) -> None:
     tenant = api.tenant()
     session = submit_files(api, tenant, SLUG, [jpeg(seed=110)], webhookUrl=webhook_receiver.url)
@@ -590,7 +592,7 @@ def test_an_event_committed_without_its_enqueue_is_sent_by_the_sweep(
 
 
 def test_a_queued_attempt_run_twice_sends_once(
-    api: LiveApi, runtime: Runtime, webhook_receiver: WebhookReceiver
+    api: LiveApi, runtime: WorkerServices, webhook_receiver: WebhookReceiver
 ) -> None:
     tenant = api.tenant()
     session = submit_files(api, tenant, SLUG, [jpeg(seed=111)], webhookUrl=webhook_receiver.url)
@@ -677,7 +679,7 @@ def test_one_private_address_among_public_ones_refuses_the_name() -> None:
 
 
 def test_each_attempt_checks_the_url_rules_again(
-    api: LiveApi, runtime: Runtime, webhook_receiver: WebhookReceiver
+    api: LiveApi, runtime: WorkerServices, webhook_receiver: WebhookReceiver
 ) -> None:
     """An event accepted while private targets were allowed is refused once they are not."""
     tenant = api.tenant()
@@ -685,8 +687,10 @@ def test_each_attempt_checks_the_url_rules_again(
     process_session(runtime, session["sessionId"])
     runtime.queue.huey.flush()
     [event] = outbox(api, session["sessionId"])
-    strict = Runtime(
-        api.settings.model_copy(update={"webhook_allow_private": False}), api.storage, runtime.queue
+    strict = worker_services(
+        api.settings.model_copy(update={"webhook_allow_private": False}),
+        api.storage,
+        queue=runtime.queue,
     )
 
     deliver(strict, event["id"])
@@ -701,7 +705,7 @@ def test_each_attempt_checks_the_url_rules_again(
 
 
 def review_session(
-    api: LiveApi, runtime: Runtime, tenant: Tenant, receiver: WebhookReceiver, seed: int
+    api: LiveApi, runtime: WorkerServices, tenant: Tenant, receiver: WebhookReceiver, seed: int
 ) -> dict[str, Any]:
     """A session in ``review`` (blurred photo) whose completion event was delivered."""
     session = completed_session(api, runtime, tenant, receiver, jpeg(seed=seed, blur=6))
@@ -732,7 +736,7 @@ def review_session(
 )
 def test_each_review_transition_sends_exactly_one_event(
     api: LiveApi,
-    runtime: Runtime,
+    runtime: WorkerServices,
     webhook_receiver: WebhookReceiver,
     action: str,
     body: dict[str, str] | None,
@@ -777,7 +781,7 @@ def test_each_review_transition_sends_exactly_one_event(
 
 
 def test_resolving_a_fraud_match_sends_it_in_the_event(
-    api: LiveApi, runtime: Runtime, webhook_receiver: WebhookReceiver
+    api: LiveApi, runtime: WorkerServices, webhook_receiver: WebhookReceiver
 ) -> None:
     tenant = api.tenant()
     photo = jpeg(seed=114)
@@ -813,7 +817,7 @@ def test_resolving_a_fraud_match_sends_it_in_the_event(
 
 
 def test_a_cancel_before_processing_is_sent_then_the_completion(
-    api: LiveApi, runtime: Runtime, webhook_receiver: WebhookReceiver
+    api: LiveApi, runtime: WorkerServices, webhook_receiver: WebhookReceiver
 ) -> None:
     tenant = api.tenant()
     session = submit_files(api, tenant, SLUG, [jpeg(seed=115)], webhookUrl=webhook_receiver.url)
@@ -846,7 +850,7 @@ def test_a_cancel_before_processing_is_sent_then_the_completion(
 
 
 def test_the_job_view_follows_the_completion_event_not_later_ones(
-    api: LiveApi, runtime: Runtime, webhook_receiver: WebhookReceiver
+    api: LiveApi, runtime: WorkerServices, webhook_receiver: WebhookReceiver
 ) -> None:
     tenant = api.tenant()
     session = review_session(api, runtime, tenant, webhook_receiver, seed=116)

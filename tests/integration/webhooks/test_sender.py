@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from steve_lite.signatures import signature_headers
 from steve_lite.webhooks.sender import SendResult, probe_webhook, send_webhook
-from steve_lite.webhooks.signing import signature_headers
 from tests.fixtures.receiver import ScriptedResponse, WebhookReceiver
 
 BODY = b'{"eventId":"evt_1","eventType":"session.completed","state":"completed"}'

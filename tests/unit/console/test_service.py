@@ -13,7 +13,7 @@ from steve_lite.console.service import (
     parse_value,
     sniff_image,
 )
-from steve_lite.errors import ValidationFailed
+from steve_lite.errors import Invalid
 from steve_lite.workflows.schemas import OutputField, WorkflowDefinition
 from steve_lite.workflows.service import system_definitions
 from tests.support.uploads import jpeg, png
@@ -101,7 +101,7 @@ def test_only_changed_fields_are_corrections() -> None:
 
 
 def test_a_bad_value_names_its_field() -> None:
-    with pytest.raises(ValidationFailed) as caught:
+    with pytest.raises(Invalid) as caught:
         form_changes(receipt_definition(), {}, {"field.totalAmount": "a lot"})
     assert [e.field for e in caught.value.errors] == ["extractedData.totalAmount"]
 

@@ -11,7 +11,7 @@ from typing import Any, TypedDict, TypeVar
 
 from sqlite_utils import Database
 
-from steve_lite.errors import BadRequest
+from steve_lite.errors import Malformed
 
 T = TypeVar("T")
 DEFAULT_LIMIT = 20
@@ -51,9 +51,9 @@ def decode_cursor(db: Database, scope: str, cursor: str) -> Any:
             raise ValueError("bad signature")
         data = json.loads(payload)
     except (ValueError, TypeError):
-        raise BadRequest("cursor is invalid") from None
+        raise Malformed("cursor is invalid") from None
     if data.get("s") != scope:
-        raise BadRequest("cursor belongs to another list")
+        raise Malformed("cursor belongs to another list")
     return data["p"]
 
 

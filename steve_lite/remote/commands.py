@@ -19,11 +19,11 @@ import click
 from rich.console import Console, RenderableType
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-from steve_lite.client import render
 from steve_lite.client.errors import SteveError
 from steve_lite.client.files import ProgressCallback, content_type_of
 from steve_lite.client.protocol import API_KEY_ENV, DEFAULT_URL, URL_ENV, Json
 from steve_lite.client.sync import SteveClient
+from steve_lite.remote import render
 
 FAILED_STATES = ("failed", "expired")
 RATE_LIMIT_RETRIES = 3

@@ -1,5 +1,7 @@
 """Webhook signatures (contract 2.7): steve's `sha256=` scheme and Standard Webhooks `v1`.
 
+Standard library only: the server signs with it and `steve_lite.client` verifies with it.
+
 The signing key is the lowercase hex SHA-256 of the plaintext API key, the string the server
 stores; the HMAC key is that string's ASCII bytes.
 
@@ -20,6 +22,12 @@ CONTENT_TYPE = "application/json"
 USER_AGENT = "steve-webhook/1.0"
 SHA256_PREFIX = "sha256="
 STANDARD_VERSION = "v1"
+
+
+def signing_secret(api_key: str) -> str:
+    """The signing key of deliveries for sessions created with `api_key`: the lowercase hex
+    SHA-256 of the plaintext key, the form the server stores."""
+    return hashlib.sha256(api_key.encode("ascii")).hexdigest()
 
 
 def sign_sha256(secret_hex: str, body: bytes) -> str:

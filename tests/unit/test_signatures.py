@@ -11,7 +11,7 @@ import time
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from steve_lite.webhooks.signing import (
+from steve_lite.signatures import (
     sign_sha256,
     sign_standard,
     signature_headers,

@@ -1,0 +1,23 @@
+"""The queue's tasks bound to the features that do the work: the one module that knows both."""
+
+from __future__ import annotations
+
+from steve_lite.memory import release_freed_memory
+from steve_lite.processing.pipeline import process_session
+from steve_lite.services import WorkerServices
+from steve_lite.sweeps import sweep
+from steve_lite.webhooks.delivery import deliver
+
+
+def bind_tasks(services: WorkerServices) -> None:
+    """Set the handler of every task of ``services.queue``."""
+
+    def process(session_id: str) -> None:
+        try:
+            process_session(services, session_id)
+        finally:
+            release_freed_memory()
+
+    services.queue.handle("process_session", process)
+    services.queue.handle("deliver_webhook", lambda event_id: deliver(services, event_id))
+    services.queue.handle("sweep", lambda: sweep(services))
