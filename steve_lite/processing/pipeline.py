@@ -33,7 +33,7 @@ from steve_lite.processing.images import (
 )
 from steve_lite.processing.ocr import OcrPage, document_confidence, document_result
 from steve_lite.processing.receipts import extract_receipt
-from steve_lite.storage.s3 import ObjectNotFoundError, ObjectTooLargeError
+from steve_lite.storage.s3 import ObjectChangedError, ObjectNotFoundError, ObjectTooLargeError
 from steve_lite.submissions.events import append_event, has_event
 from steve_lite.webhooks.outbox import record_event
 from steve_lite.workflows.schemas import FORMATS, WorkflowDefinition
@@ -95,7 +95,8 @@ def present_files(db: Database, session_id: str) -> list[dict[str, Any]]:
 def load_images(
     runtime: Runtime, session: dict[str, Any], files: list[dict[str, Any]], accepted: list[str]
 ) -> list[DecodedImage]:
-    """Download and decode every file; a bad file raises :class:`FileFailure` naming it.
+    """Download and decode the sealed copy of every file; a bad file raises
+    :class:`FileFailure` naming it.
 
     Storage outages raise ``StorageError`` so that the task is retried.
     """
@@ -104,10 +105,14 @@ def load_images(
     for file in files:
         name = f"file {file['file_index']} ({file['label']})"
         try:
-            data = runtime.storage.download(file["object_key"], max_bytes=limit_bytes)
+            data = runtime.storage.download(
+                file["sealed_key"], max_bytes=limit_bytes, etag=file["sealed_etag"]
+            )
             images.append(decode_image(data, accepted))
         except ObjectNotFoundError:
             raise FileFailure(f"{name}: the uploaded object is gone") from None
+        except ObjectChangedError:
+            raise FileFailure(f"{name}: the sealed copy changed after submit") from None
         except ObjectTooLargeError:
             raise FileFailure(f"{name}: the object changed size after submit") from None
         except ImageDecodeError as exc:

@@ -22,7 +22,7 @@ from steve_lite.clock import parse_iso, utcnow
 from steve_lite.queue import Queue
 from steve_lite.sweeps import (
     expire_stale_sessions,
-    purge_expired_objects,
+    purge_uploads,
     requeue_stale_submissions,
 )
 from steve_lite.worker import Runtime
@@ -120,7 +120,7 @@ def test_expiry_sweep_cancels_stale_sessions_and_deletes_their_objects(
         time.sleep(0.05)
 
     assert expire_stale_sessions(runtime) == 2
-    assert purge_expired_objects(runtime) == 2
+    assert purge_uploads(runtime) == 2
 
     for session in (uploaded, empty):
         row = session_row(short, session["sessionId"])
@@ -147,7 +147,7 @@ def test_expiry_sweep_cancels_stale_sessions_and_deletes_their_objects(
     assert short.storage.read_head(fresh_key) is not None
 
     assert expire_stale_sessions(runtime) == 0  # already done: nothing twice
-    assert purge_expired_objects(runtime) == 0
+    assert purge_uploads(runtime) == 0
 
 
 def test_sessions_left_submitted_past_their_lease_are_requeued(lease_pair: Installation) -> None:
