@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 from litestar import MediaType, Request, Response, get
 
+from steve_lite.heartbeat import live_workers
 from steve_lite.http.openapi import add_request_bodies
 
 logger = logging.getLogger("steve_lite.health")
@@ -23,9 +24,13 @@ async def healthz() -> dict[str, str]:
 
 @get("/readyz")
 async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
-    """The database and the object storage answer."""
+    """The database and the object storage answer, and a worker has beaten recently (unless
+    ``STEVE_READY_REQUIRES_WORKER`` is off)."""
+    settings = request.app.state.settings
     storage = await anyio.to_thread.run_sync(request.app.state.storage.ping)
     checks = {"database": database_ok(request), "storage": storage}
+    if settings.ready_requires_worker:
+        checks["worker"] = checks["database"] and workers_alive(request)
     ready = all(checks.values())
     return Response(
         {"status": "ready" if ready else "unavailable", "checks": checks},
@@ -40,6 +45,11 @@ def database_ok(request: Request[Any, Any, Any]) -> bool:
         logger.exception("readiness: database check failed")
         return False
     return True
+
+
+def workers_alive(request: Request[Any, Any, Any]) -> bool:
+    stale = request.app.state.settings.worker_stale_seconds
+    return live_workers(request.app.state.db, stale) > 0
 
 
 @get("/metrics", media_type=MediaType.TEXT)

@@ -53,9 +53,13 @@ class Queue:
         """Set the function that runs task ``name`` (done by the worker at start)."""
         self._handlers[name] = handler
 
-    def enqueue_processing(self, session_id: str) -> None:
-        """Queue a submitted session for processing (idempotent: re-running is safe)."""
-        self._process(session_id)
+    def enqueue_processing(self, session_id: str, delay: float = 0) -> None:
+        """Queue a submitted session for processing, now or after ``delay`` seconds
+        (idempotent: re-running is safe)."""
+        if delay > 0:
+            self._process.schedule((session_id,), delay=delay)
+        else:
+            self._process(session_id)
 
     def enqueue_delivery(self, event_id: str, delay: float = 0) -> None:
         """Queue a webhook attempt, now or after ``delay`` seconds."""

@@ -52,8 +52,20 @@ class Settings(BaseSettings):
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     worker_poll_seconds: float = Field(0.1, gt=0)
     processing_lease_seconds: int = Field(300, ge=1)
+    processing_max_attempts: int = Field(3, ge=1)
     run_worker: bool = True
     ocr_warmup: bool = True
+    worker_heartbeat_seconds: float = Field(5.0, gt=0)
+    worker_stale_seconds: float = Field(20.0, gt=0)
+    ready_requires_worker: bool = True
+
+    # What one OCR call may be given (see processing/ocr_limits.py)
+    ocr_min_side_px: int = Field(32, ge=1)
+    ocr_max_aspect_ratio: float = Field(12.0, ge=1)
+    ocr_tile_aspect_ratio: float = Field(3.0, ge=1)
+    ocr_max_input_pixels: int = Field(2_500_000, ge=100_000)
+    ocr_page_timeout_seconds: float = Field(120.0, gt=0)
+    ocr_engine_memory_mb: int = Field(2048, ge=256)
 
     # Webhooks
     webhook_allow_private: bool = False

@@ -8,7 +8,12 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from steve_lite.clock import now_iso, to_iso, utcnow
-from steve_lite.processing.pipeline import dispatch_events
+from steve_lite.processing.pipeline import (
+    INTERNAL_FAILURE_REASON,
+    dispatch_events,
+    fail,
+    load_submitted,
+)
 from steve_lite.security.rate_limit import prune_windows
 from steve_lite.sessions.service import expire_session, sealed_key_for
 from steve_lite.storage.s3 import StorageError
@@ -61,19 +66,26 @@ def purge_uploads(runtime: Runtime) -> int:
 
 
 def requeue_stale_submissions(runtime: Runtime) -> int:
-    """Queue again sessions left ``submitted`` past their lease (lost enqueue, dead worker)."""
+    """Queue again sessions left ``submitted`` past their lease (lost enqueue, dead worker);
+    fail those that already had every attempt (each attempt ended by a crash, for example)."""
     db = runtime.db
     now = utcnow()
     rows = db.execute(
-        "SELECT id FROM sessions WHERE state = 'submitted' "
+        "SELECT id, processing_attempts FROM sessions WHERE state = 'submitted' "
         "AND (lease_until IS NULL OR lease_until <= ?)",
         [to_iso(now)],
     ).fetchall()
     lease = to_iso(now + timedelta(seconds=runtime.settings.processing_lease_seconds))
-    for row in rows:
-        db.execute("UPDATE sessions SET lease_until = ? WHERE id = ?", [lease, row[0]])
-        runtime.queue.enqueue_processing(row[0])
-        logger.warning("re-queued session %s after its lease ended", row[0])
+    for session_id, attempts in rows:
+        if attempts >= runtime.settings.processing_max_attempts:
+            session = load_submitted(db, session_id)
+            assert session is not None
+            fail(runtime, session, INTERNAL_FAILURE_REASON.format(attempts=attempts))
+            logger.warning("session %s failed: %s attempts did not finish", session_id, attempts)
+            continue
+        db.execute("UPDATE sessions SET lease_until = ? WHERE id = ?", [lease, session_id])
+        runtime.queue.enqueue_processing(session_id)
+        logger.warning("re-queued session %s after its lease ended", session_id)
     return len(rows)
 
 

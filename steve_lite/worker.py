@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import logging
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
 
 from sqlite_utils import Database
 
 from steve_lite import db as database
-from steve_lite.processing.ocr import OcrEngine
+from steve_lite.heartbeat import Heartbeat
+from steve_lite.memory import release_freed_memory
+from steve_lite.processing.ocr_limits import OcrLimits
+from steve_lite.processing.ocr_pool import EngineOptions, OcrPool
 from steve_lite.queue import Queue
 from steve_lite.settings import Settings
 from steve_lite.storage.s3 import ObjectStorage
@@ -19,9 +22,26 @@ from steve_lite.storage.s3 import ObjectStorage
 logger = logging.getLogger("steve_lite.worker")
 
 
+def ocr_pool_for(settings: Settings) -> OcrPool:
+    """``settings.workers`` OCR engine processes sharing the cores, within the OCR limits."""
+    threads = max(1, (os.cpu_count() or 1) // settings.workers)
+    options = EngineOptions(
+        intra_op_threads=threads,
+        memory_limit_bytes=settings.ocr_engine_memory_mb * 1024 * 1024,
+        log_level=settings.log_level,
+    )
+    limits = OcrLimits(
+        min_side=settings.ocr_min_side_px,
+        max_aspect=settings.ocr_max_aspect_ratio,
+        tile_aspect=settings.ocr_tile_aspect_ratio,
+        max_input_pixels=settings.ocr_max_input_pixels,
+    )
+    return OcrPool(settings.workers, options, limits, settings.ocr_page_timeout_seconds)
+
+
 class Runtime:
-    """What tasks need, built once per process: settings, queue, storage, and per worker
-    thread a database connection and an OCR engine (built on the thread's first use)."""
+    """What tasks need, built once per process: settings, queue, storage, the OCR engines and
+    the page threads that feed them, and per thread a database connection."""
 
     def __init__(self, settings: Settings, storage: ObjectStorage, queue: Queue) -> None:
         self.settings = settings
@@ -37,22 +57,23 @@ class Runtime:
             db = self._local.db = database.connect(self.settings.database_path)
         return db
 
-    @property
-    def ocr(self) -> OcrEngine:
-        """This worker thread's OCR engine: built once, reused by every task it runs."""
-        engine = getattr(self._local, "ocr", None)
-        if engine is None:
-            threads = max(1, (os.cpu_count() or 1) // self.settings.workers)
-            engine = self._local.ocr = OcrEngine(intra_op_threads=threads)
-            logger.info("OCR engine loaded (%s intra-op threads)", threads)
-        return engine
+    @cached_property
+    def ocr(self) -> OcrPool:
+        """The OCR engine processes (started on first use, or at once by :meth:`warm_up`)."""
+        return ocr_pool_for(self.settings)
 
+    @cached_property
+    def pages(self) -> ThreadPoolExecutor:
+        """The threads that read files: one per OCR engine, so that a lone document keeps every
+        engine busy and no more decoded images are held than there are engines."""
+        return ThreadPoolExecutor(self.settings.workers, thread_name_prefix="page")
 
-def release_freed_memory() -> None:
-    """Give memory freed by a task back to the system (glibc keeps it in its arenas otherwise:
-    measured with ``bench/processing.py``, the worker's RSS crept up page after page)."""
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    def close(self) -> None:
+        """Stop the page threads and the OCR engine processes."""
+        if "pages" in self.__dict__:
+            self.pages.shutdown(wait=False, cancel_futures=True)
+        if "ocr" in self.__dict__:
+            self.ocr.close()
 
 
 def register_handlers(runtime: Runtime) -> None:
@@ -72,8 +93,6 @@ def register_handlers(runtime: Runtime) -> None:
     queue.handle("process_session", process)
     queue.handle("deliver_webhook", lambda event_id: deliver(runtime, event_id))
     queue.handle("sweep", lambda: sweep(runtime))
-    if runtime.settings.ocr_warmup:
-        queue.huey.on_startup()(lambda: runtime.ocr)  # each worker thread loads its engine now
 
 
 def run_worker(settings: Settings, storage: ObjectStorage) -> None:
@@ -82,6 +101,8 @@ def run_worker(settings: Settings, storage: ObjectStorage) -> None:
     queue = Queue(settings)
     runtime = Runtime(settings, storage, queue)
     register_handlers(runtime)
+    if settings.ocr_warmup:
+        runtime.ocr.start()
     consumer = queue.huey.create_consumer(
         workers=settings.workers,
         worker_type="thread",
@@ -92,16 +113,21 @@ def run_worker(settings: Settings, storage: ObjectStorage) -> None:
         periodic=True,
         check_worker_health=True,
     )
+    heartbeat = Heartbeat(settings.database_path, settings.worker_heartbeat_seconds)
+    heartbeat.start()
     logger.info("worker started: %s thread(s), queue %s", settings.workers, settings.queue_path)
-    consumer.run()
+    try:
+        consumer.run()
+    finally:
+        heartbeat.stop()
     for _, thread in consumer.worker_threads:
         thread.join(timeout=0.5)  # idle threads notice the stop flag within a poll interval
     busy = any(thread.is_alive() for _, thread in consumer.worker_threads)
+    runtime.close()
     logger.info("worker stopped")
     if busy:
-        # SIGTERM leaves tasks running in daemon threads. Tearing the interpreter down under a
-        # running onnxruntime session aborts the process ("terminate called without an active
-        # exception", SIGABRT). Their sessions keep a lease and are re-queued by the sweep, so
-        # leave now without the teardown, as a clean exit.
+        # SIGTERM leaves tasks running in daemon threads, waiting on engine processes that are
+        # gone now. Their sessions keep a lease and are re-queued by the sweep, so leave now
+        # without the interpreter's teardown, as a clean exit.
         logging.shutdown()
         os._exit(0)

@@ -76,8 +76,32 @@ def measure_brightness(image: Image.Image) -> float:
     return float(np.asarray(image.convert("L"), dtype=np.float64).mean())
 
 
+@dataclass(frozen=True)
+class PhotoFacts:
+    """What the checks need of one photo, measured once so the image can be released."""
+
+    width: int
+    height: int
+    sharpness: float
+    brightness: float
+    captured_at: datetime | None
+    gps: dict[str, float] | None
+
+
+def measure_photo(photo: DecodedImage) -> PhotoFacts:
+    """Measure a decoded photo for :func:`check_photos`."""
+    return PhotoFacts(
+        width=photo.width,
+        height=photo.height,
+        sharpness=round(measure_sharpness(photo.image), 2),
+        brightness=round(measure_brightness(photo.image), 2),
+        captured_at=photo.captured_at,
+        gps=photo.gps,
+    )
+
+
 def check_photos(
-    photos: Sequence[DecodedImage],
+    photos: Sequence[PhotoFacts],
     hashes: Sequence[str],
     thresholds: ComplianceThresholds,
     now: datetime,
@@ -94,8 +118,7 @@ def check_photos(
     results: list[dict[str, Any]] = []
     issues: list[dict[str, Any]] = []
     for index, photo in enumerate(photos):
-        sharpness = round(measure_sharpness(photo.image), 2)
-        brightness = round(measure_brightness(photo.image), 2)
+        sharpness, brightness = photo.sharpness, photo.brightness
         failures = {
             "resolution": _resolution_failure(photo, thresholds),
             "sharpness": _sharpness_failure(sharpness, thresholds),
@@ -141,7 +164,7 @@ def compliance_confidence(result: Mapping[str, Any]) -> float:
     return round(sum(outcomes) / len(outcomes), 4)
 
 
-def _resolution_failure(photo: DecodedImage, thresholds: ComplianceThresholds) -> str | None:
+def _resolution_failure(photo: PhotoFacts, thresholds: ComplianceThresholds) -> str | None:
     """Explain why a photo is too small, comparing long side to long side, short to short."""
     long_min = max(thresholds.min_width, thresholds.min_height)
     short_min = min(thresholds.min_width, thresholds.min_height)

@@ -31,6 +31,7 @@ MODEL_FILES = {
     "Det": "PP-OCRv6_det_small.onnx",
     "Rec": "PP-OCRv6_rec_small.onnx",
 }
+DETECTOR_ALIGNMENT = 32
 ROW_TOLERANCE = 0.5
 """Two boxes share a row when their centres differ by less than this share of the smaller height."""
 
@@ -83,6 +84,51 @@ def packaged_model_params() -> dict[str, str]:
     return params
 
 
+@dataclass(frozen=True)
+class DetectorGeometry:
+    """How the engine resizes an image before its text detector runs (rapidocr's rules: the long
+    side is cut to ``max_side_len``, a short side below ``min_side_len`` is raised to it, then the
+    detector scales the short side up to ``limit_side_len`` when ``limit_type`` is "min", or the
+    long side down to it when "max"; sides are rounded to multiples of 32)."""
+
+    max_side_len: int = 2000
+    min_side_len: int = 30
+    limit_type: str = "min"
+    limit_side_len: int = 736
+
+    def params(self) -> dict[str, Any]:
+        """The rapidocr parameters that set this geometry."""
+        return {
+            "Global.max_side_len": self.max_side_len,
+            "Global.min_side_len": self.min_side_len,
+            "Det.limit_type": self.limit_type,
+            "Det.limit_side_len": self.limit_side_len,
+        }
+
+    def input_size(self, width: int, height: int) -> tuple[int, int]:
+        """The detector's input size for an image of ``width`` x ``height`` pixels."""
+        if max(width, height) > self.max_side_len:
+            width, height = scaled(width, height, self.max_side_len / max(width, height))
+        if min(width, height) < self.min_side_len:
+            width, height = scaled(width, height, self.min_side_len / min(width, height))
+        if self.limit_type == "max":
+            ratio = min(1.0, self.limit_side_len / max(width, height))
+        else:
+            ratio = max(1.0, self.limit_side_len / min(width, height))
+        return scaled(width, height, ratio)
+
+
+def scaled(width: int, height: int, ratio: float) -> tuple[int, int]:
+    """Both sides times ``ratio``, rounded to the detector's alignment (at least one unit)."""
+
+    def side(length: int) -> int:
+        return max(
+            DETECTOR_ALIGNMENT, round(int(length * ratio) / DETECTOR_ALIGNMENT) * DETECTOR_ALIGNMENT
+        )
+
+    return side(width), side(height)
+
+
 class OcrEngine:
     """A rapidocr engine built once and reused for every image.
 
@@ -91,10 +137,14 @@ class OcrEngine:
     give each a small `intra_op_threads` so that engines x threads is about the core count.
     """
 
-    def __init__(self, intra_op_threads: int | None = None) -> None:
+    def __init__(
+        self, intra_op_threads: int | None = None, geometry: DetectorGeometry | None = None
+    ) -> None:
+        self.geometry = geometry or DetectorGeometry()
         params: dict[str, Any] = {
             "Global.log_level": "warning",
             "Global.use_cls": False,
+            **self.geometry.params(),
             **packaged_model_params(),
         }
         if intra_op_threads is not None:

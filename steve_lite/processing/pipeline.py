@@ -1,10 +1,12 @@
 """Processing one submitted session (contract 2.5), idempotently.
 
-Steps: load; mark processing (event ``processing_started``, once); download, check and decode
-every file; store a perceptual hash per image; run the workflow's processor; run fraud checks;
-decide the outcome; store result, fraud matches, events and the webhook outbox row in one
-transaction. That last transaction only commits if the session is still ``submitted``, so a
-task that runs twice, or is killed and re-queued, leaves exactly one outcome.
+Steps: load; count the attempt and mark processing (event ``processing_started``, once); then
+for each file, one at a time per page thread and several files at once: download, decode, store
+its perceptual hash, OCR it (or measure the photo) and release the image; run the workflow's
+processor; run fraud checks; decide the outcome; store result, fraud matches, events and the
+webhook outbox row in one transaction. That last transaction only commits if the session is
+still ``submitted``, so a task that runs twice, or is killed and re-queued, leaves exactly one
+outcome.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from steve_lite.db import transaction
 from steve_lite.processing import fraud
 from steve_lite.processing.compliance import (
     ComplianceThresholds,
+    PhotoFacts,
     check_photos,
     compliance_confidence,
+    measure_photo,
 )
 from steve_lite.processing.images import (
     DecodedImage,
@@ -32,8 +36,16 @@ from steve_lite.processing.images import (
     perceptual_hash,
 )
 from steve_lite.processing.ocr import OcrPage, document_confidence, document_result
+from steve_lite.processing.ocr_limits import PageShapeError
+from steve_lite.processing.ocr_pool import OcrFailure
 from steve_lite.processing.receipts import extract_receipt
-from steve_lite.storage.s3 import ObjectChangedError, ObjectNotFoundError, ObjectTooLargeError
+from steve_lite.queue import PROCESS_RETRY_DELAY
+from steve_lite.storage.s3 import (
+    ObjectChangedError,
+    ObjectNotFoundError,
+    ObjectTooLargeError,
+    StorageError,
+)
 from steve_lite.submissions.events import append_event, has_event
 from steve_lite.webhooks.outbox import record_event
 from steve_lite.workflows.schemas import FORMATS, WorkflowDefinition
@@ -68,7 +80,7 @@ def load_submitted(db: Database, session_id: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def renew_lease(db: Database, session_id: str, seconds: int) -> None:
+def renew_lease(db: Database, session_id: str, seconds: float) -> None:
     """Push the lease forward so the sweep does not re-queue a session that is progressing."""
     db.execute(
         "UPDATE sessions SET lease_until = ? WHERE id = ? AND state = 'submitted'",
@@ -76,12 +88,30 @@ def renew_lease(db: Database, session_id: str, seconds: int) -> None:
     )
 
 
-def mark_started(db: Database, session: dict[str, Any], lease_seconds: int) -> None:
-    """Event ``processing_started`` once, however many times the task runs."""
+def mark_started(db: Database, session: dict[str, Any], lease_seconds: int) -> int:
+    """Count an attempt and record ``processing_started`` once; the attempt's number."""
     with transaction(db):
         renew_lease(db, session["id"], lease_seconds)
+        db.execute(
+            "UPDATE sessions SET processing_attempts = processing_attempts + 1 WHERE id = ?",
+            [session["id"]],
+        )
         if not has_event(db, session["submission_id"], "processing_started"):
             append_event(db, session["submission_id"], "processing_started")
+        return int(
+            db.execute(
+                "SELECT processing_attempts FROM sessions WHERE id = ?", [session["id"]]
+            ).fetchone()[0]
+        )
+
+
+def forgive_attempt(db: Database, session_id: str) -> None:
+    """Do not count an attempt that object storage cut short: an outage is not the session's."""
+    db.execute(
+        "UPDATE sessions SET processing_attempts = processing_attempts - 1 "
+        "WHERE id = ? AND processing_attempts > 0",
+        [session_id],
+    )
 
 
 def present_files(db: Database, session_id: str) -> list[dict[str, Any]]:
@@ -92,103 +122,135 @@ def present_files(db: Database, session_id: str) -> list[dict[str, Any]]:
     return [dict(row) for row in rows]
 
 
-def load_images(
-    runtime: Runtime, session: dict[str, Any], files: list[dict[str, Any]], accepted: list[str]
-) -> list[DecodedImage]:
-    """Download and decode the sealed copy of every file; a bad file raises
+@dataclass(frozen=True)
+class FileRead:
+    """What processing keeps of one file once its image is released."""
+
+    file_index: int
+    hashed: fraud.HashedFile
+    page: OcrPage | None = None
+    photo: PhotoFacts | None = None
+
+
+def file_name(file: dict[str, Any]) -> str:
+    return f"file {file['file_index']} ({file['label']})"
+
+
+def download_and_decode(
+    runtime: Runtime, file: dict[str, Any], accepted: list[str], limit_bytes: int
+) -> DecodedImage:
+    """One file's image, from the copy sealed at submit; a bad file raises
     :class:`FileFailure` naming it.
 
     Storage outages raise ``StorageError`` so that the task is retried.
     """
-    limit_bytes = max(f["size_bytes"] for f in files) + 1
-    images = []
-    for file in files:
-        name = f"file {file['file_index']} ({file['label']})"
-        try:
-            data = runtime.storage.download(
-                file["sealed_key"], max_bytes=limit_bytes, etag=file["sealed_etag"]
-            )
-            images.append(decode_image(data, accepted))
-        except ObjectNotFoundError:
-            raise FileFailure(f"{name}: the uploaded object is gone") from None
-        except ObjectChangedError:
-            raise FileFailure(f"{name}: the sealed copy changed after submit") from None
-        except ObjectTooLargeError:
-            raise FileFailure(f"{name}: the object changed size after submit") from None
-        except ImageDecodeError as exc:
-            raise FileFailure(f"{name}: {exc}") from None
-        renew_lease(runtime.db, session["id"], runtime.settings.processing_lease_seconds)
-    return images
+    name = file_name(file)
+    try:
+        data = runtime.storage.download(
+            file["sealed_key"], max_bytes=limit_bytes, etag=file["sealed_etag"]
+        )
+        return decode_image(data, accepted)
+    except ObjectNotFoundError:
+        raise FileFailure(f"{name}: the uploaded object is gone") from None
+    except ObjectChangedError:
+        raise FileFailure(f"{name}: the sealed copy changed after submit") from None
+    except ObjectTooLargeError:
+        raise FileFailure(f"{name}: the object changed size after submit") from None
+    except ImageDecodeError as exc:
+        raise FileFailure(f"{name}: {exc}") from None
 
 
-def store_hashes(
-    db: Database, session_id: str, files: list[dict[str, Any]], images: list[DecodedImage]
-) -> list[fraud.HashedFile]:
-    """Compute and store a perceptual hash and SHA-256 per image, before anything else."""
-    hashed = [
-        fraud.HashedFile(f["file_index"], perceptual_hash(image.image), image.sha256)
-        for f, image in zip(files, images, strict=True)
-    ]
-    with transaction(db):
-        for item in hashed:
-            db.execute(
-                "UPDATE session_files SET phash = ?, sha256 = ? "
-                "WHERE session_id = ? AND file_index = ?",
-                [item.phash, item.sha256, session_id, item.file_index],
-            )
+def store_hash(
+    db: Database, session_id: str, file_index: int, image: DecodedImage
+) -> fraud.HashedFile:
+    """Compute and store the image's perceptual hash and SHA-256, before anything else."""
+    hashed = fraud.HashedFile(file_index, perceptual_hash(image.image), image.sha256)
+    db.execute(
+        "UPDATE session_files SET phash = ?, sha256 = ? WHERE session_id = ? AND file_index = ?",
+        [hashed.phash, hashed.sha256, session_id, file_index],
+    )
     return hashed
 
 
-def read_pages(
-    runtime: Runtime, session_id: str, files: list[dict[str, Any]], images: list[DecodedImage]
-) -> list[OcrPage]:
-    """OCR every page; store each page's text for later fraud checks."""
-    pages = []
-    for file, image in zip(files, images, strict=True):
-        page = runtime.ocr.read(image.image)
-        pages.append(page)
-        runtime.db.execute(
+def read_file(
+    runtime: Runtime,
+    session: dict[str, Any],
+    definition: WorkflowDefinition,
+    file: dict[str, Any],
+    limit_bytes: int,
+) -> FileRead:
+    """Download, decode, hash and read (OCR) or measure (photo) one file, then let it go."""
+    accepted = [FORMATS[mime] for mime in definition.upload.accepted_formats]
+    image = download_and_decode(runtime, file, accepted, limit_bytes)
+    db, index = runtime.db, file["file_index"]
+    hashed = store_hash(db, session["id"], index, image)
+    if definition.processor == "compliance-vm":
+        read = FileRead(index, hashed, photo=measure_photo(image))
+    else:
+        try:
+            page = runtime.ocr.read_page(image.image)
+        except (PageShapeError, OcrFailure) as exc:
+            raise FileFailure(f"{file_name(file)}: {exc}") from None
+        db.execute(
             "UPDATE session_files SET ocr_text = ? WHERE session_id = ? AND file_index = ?",
-            [page.text, session_id, file["file_index"]],
+            [page.text, session["id"], index],
         )
-        renew_lease(runtime.db, session_id, runtime.settings.processing_lease_seconds)
-    return pages
+        read = FileRead(index, hashed, page=page)
+    renew_lease(db, session["id"], runtime.settings.processing_lease_seconds)
+    return read
 
 
-def page_summaries(files: list[dict[str, Any]], pages: list[OcrPage]) -> list[dict[str, Any]]:
-    return [
-        {"fileIndex": f["file_index"], "lineCount": len(p.lines), "confidence": p.confidence}
-        for f, p in zip(files, pages, strict=True)
-    ]
-
-
-def run_processor(
+def read_files(
     runtime: Runtime,
     session: dict[str, Any],
     definition: WorkflowDefinition,
     files: list[dict[str, Any]],
-    images: list[DecodedImage],
-    hashed: list[fraud.HashedFile],
+) -> list[FileRead]:
+    """Every file, in file order, read on the worker's page threads (several pages at once,
+    never more decoded images than threads). The first failure in file order is raised."""
+    limit_bytes = max(f["size_bytes"] for f in files) + 1
+    futures = [
+        runtime.pages.submit(read_file, runtime, session, definition, file, limit_bytes)
+        for file in files
+    ]
+    try:
+        return [future.result() for future in futures]
+    finally:
+        for future in futures:
+            future.cancel()
+
+
+def page_summaries(reads: list[FileRead]) -> list[dict[str, Any]]:
+    return [
+        {"fileIndex": r.file_index, "lineCount": len(r.page.lines), "confidence": r.page.confidence}
+        for r in reads
+        if r.page is not None
+    ]
+
+
+def run_processor(
+    definition: WorkflowDefinition, reads: list[FileRead]
 ) -> tuple[dict[str, Any], float, dict[str, Any]]:
     """The workflow's processor: extractedData, confidence, and the pages or photos summary."""
     if definition.processor == "compliance-vm":
         thresholds = ComplianceThresholds.from_dict(definition.compliance)
-        data = check_photos(images, [h.phash for h in hashed], thresholds, utcnow())
-        index_of = [f["file_index"] for f in files]
+        facts = [r.photo for r in reads if r.photo is not None]
+        data = check_photos(facts, [r.hashed.phash for r in reads], thresholds, utcnow())
+        index_of = [r.file_index for r in reads]
         for photo in data["photos"]:
             photo["fileIndex"] = index_of[photo["fileIndex"]]
         for issue in data["issues"]:
             issue["fileIndex"] = index_of[issue["fileIndex"]]
         photos = [{"fileIndex": p["fileIndex"], "passed": p["passed"]} for p in data["photos"]]
         return data, round(compliance_confidence(data), 4), {"photos": photos}
-    pages = read_pages(runtime, session["id"], files, images)
-    summary = {"pages": page_summaries(files, pages)}
+    pages = [r.page for r in reads if r.page is not None]
+    summary = {"pages": page_summaries(reads)}
     if definition.processor == "receipt-ocr":
         data = extract_receipt(pages)
         return data, round(document_confidence(pages), 4), summary
     data = document_result(pages)
-    for page, file in zip(data["pages"], files, strict=True):
-        page["pageIndex"] = file["file_index"]
+    for page, read in zip(data["pages"], reads, strict=True):
+        page["pageIndex"] = read.file_index
     return data, round(document_confidence(pages), 4), summary
 
 
@@ -315,33 +377,71 @@ def finish_failed(db: Database, session: dict[str, Any], reason: str) -> bool:
     return True
 
 
+INTERNAL_FAILURE_REASON = (
+    "processing failed for an internal reason after {attempts} attempts; "
+    "the operator's logs have the details"
+)
+
+
 def process_session(runtime: Runtime, session_id: str) -> None:
-    """The task: process one submitted session, at most one outcome however often it runs."""
+    """The task: process one submitted session, at most one outcome however often it runs.
+
+    A bad file fails the session at once. An unexpected error is retried until the session has
+    had ``processing_max_attempts`` attempts, then fails it for an internal reason. Storage
+    outages raise ``StorageError`` (the queue retries) and do not count as attempts.
+    """
     db = runtime.db
     session = load_submitted(db, session_id)
     if session is None or session["state"] != "submitted":
         logger.info("session %s is not waiting for processing; nothing to do", session_id)
         return
-    mark_started(db, session, runtime.settings.processing_lease_seconds)
-    definition = get_definition(db, session["workflow_id"], session["workflow_version"])
-    assert definition is not None
-    files = present_files(db, session_id)
-    accepted = [FORMATS[mime] for mime in definition.upload.accepted_formats]
+    settings = runtime.settings
+    attempt = mark_started(db, session, settings.processing_lease_seconds)
     try:
-        images = load_images(runtime, session, files, accepted)
+        outcome = process_files(runtime, session)
     except FileFailure as exc:
-        if finish_failed(db, session, str(exc)):
-            logger.info("session %s failed: %s", session_id, exc)
-            dispatch_events(runtime, session_id)
+        fail(runtime, session, str(exc))
         return
-    hashed = store_hashes(db, session_id, files, images)
-    data, confidence, summary = run_processor(runtime, session, definition, files, images, hashed)
-    outcome = decide(db, session, definition, hashed, data, confidence, summary)
+    except StorageError:
+        forgive_attempt(db, session_id)
+        raise
+    except Exception:
+        logger.exception(
+            "session %s: processing failed (attempt %s of %s)",
+            session_id,
+            attempt,
+            settings.processing_max_attempts,
+        )
+        if attempt >= settings.processing_max_attempts:
+            fail(runtime, session, INTERNAL_FAILURE_REASON.format(attempts=attempt))
+        else:
+            renew_lease(db, session_id, settings.processing_lease_seconds + PROCESS_RETRY_DELAY)
+            runtime.queue.enqueue_processing(session_id, delay=PROCESS_RETRY_DELAY)
+        return
     if finish_completed(db, session, outcome):
         logger.info("session %s completed: %s", session_id, outcome.status)
         dispatch_events(runtime, session_id)
     else:
         logger.info("session %s was finished by another run; result discarded", session_id)
+
+
+def process_files(runtime: Runtime, session: dict[str, Any]) -> Outcome:
+    """Read every file and decide the outcome (nothing is stored as final here)."""
+    db = runtime.db
+    definition = get_definition(db, session["workflow_id"], session["workflow_version"])
+    assert definition is not None
+    files = present_files(db, session["id"])
+    reads = read_files(runtime, session, definition, files)
+    data, confidence, summary = run_processor(definition, reads)
+    hashed = [r.hashed for r in reads]
+    return decide(db, session, definition, hashed, data, confidence, summary)
+
+
+def fail(runtime: Runtime, session: dict[str, Any], reason: str) -> None:
+    """Fail the session with ``reason`` (once) and send its webhook."""
+    if finish_failed(runtime.db, session, reason):
+        logger.info("session %s failed: %s", session["id"], reason)
+        dispatch_events(runtime, session["id"])
 
 
 def dispatch_events(runtime: Runtime, session_id: str) -> None:

@@ -25,7 +25,12 @@ from tests.support.servers import ThreadedServer
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
     """Settings for a test: its own data dir, nothing read from a developer's STEVE_* env."""
-    defaults: dict[str, Any] = {"data_dir": data_dir, "run_worker": False, "workers": 1}
+    defaults: dict[str, Any] = {
+        "data_dir": data_dir,
+        "run_worker": False,
+        "workers": 1,
+        "ready_requires_worker": False,  # most test APIs run without a worker process
+    }
     return Settings(**{**defaults, **overrides})
 
 

@@ -9,6 +9,7 @@ from steve_lite.processing.compliance import (
     check_photos,
     compliance_confidence,
     measure_brightness,
+    measure_photo,
     measure_sharpness,
 )
 from steve_lite.processing.images import DecodedImage, decode_image, perceptual_hash
@@ -25,7 +26,7 @@ def decode(data: bytes) -> DecodedImage:
 
 def check(*photos: DecodedImage, thresholds: ComplianceThresholds = THRESHOLDS) -> dict:
     hashes = [perceptual_hash(photo.image) for photo in photos]
-    return check_photos(photos, hashes, thresholds, NOW)
+    return check_photos([measure_photo(photo) for photo in photos], hashes, thresholds, NOW)
 
 
 def test_thresholds_default_when_the_workflow_gives_none() -> None:
@@ -251,4 +252,4 @@ def test_no_photos_is_not_compliant() -> None:
 
 def test_check_photos_needs_one_hash_per_photo() -> None:
     with pytest.raises(ValueError, match="1 photos but 0 hashes"):
-        check_photos([decode(make_photo(320, 240))], [], THRESHOLDS, NOW)
+        check_photos([measure_photo(decode(make_photo(320, 240)))], [], THRESHOLDS, NOW)
