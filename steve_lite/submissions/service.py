@@ -12,7 +12,7 @@ from sqlite_utils import Database
 
 from steve_lite.clock import now_iso, to_iso, utcnow
 from steve_lite.db import transaction
-from steve_lite.errors import Conflict, FieldError, NotFound, ValidationFailed
+from steve_lite.errors import BadRequest, Conflict, FieldError, NotFound
 from steve_lite.http.pagination import paginate
 from steve_lite.sessions.service import sealed_key_for
 from steve_lite.storage.s3 import ObjectStorage
@@ -67,6 +67,7 @@ def item_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_filters(status: str | None, fraud_status: str | None) -> None:
+    """Unknown filter values are invalid query parameters: 400, naming each one."""
     errors = []
     if status is not None and status not in STATUSES:
         errors.append(FieldError("status", f"must be one of {', '.join(STATUSES)}", "enum"))
@@ -75,7 +76,7 @@ def check_filters(status: str | None, fraud_status: str | None) -> None:
             FieldError("fraudStatus", f"must be one of {', '.join(FRAUD_STATUSES)}", "enum")
         )
     if errors:
-        raise ValidationFailed("invalid filters", errors=errors)
+        raise BadRequest("invalid request parameters", errors=errors)
 
 
 def list_submissions(
