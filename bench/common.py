@@ -353,6 +353,41 @@ def memory_mb(pid: int) -> dict[str, float]:
     return figures
 
 
+def descendants(pid: int) -> list[int]:
+    """The pids of every live process below ``pid``."""
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, _ in child_processes(frontier.pop())]
+        found += children
+        frontier += children
+    return found
+
+
+def tree_memory_mb(pid: int) -> dict[str, float]:
+    """``VmRSS`` and ``VmHWM`` of ``pid`` and all its descendants, added up (MiB): the worker's
+    OCR engines run in child processes. The summed VmHWM is an upper bound of the peak."""
+    total = {"VmRSS": 0.0, "VmHWM": 0.0}
+    for member in [pid, *descendants(pid)]:
+        try:
+            figures = memory_mb(member)
+        except OSError:  # gone meanwhile
+            continue
+        for name in total:
+            total[name] += figures.get(name, 0.0)
+    return total
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of ``pid`` and its live descendants."""
+    total = 0.0
+    for member in [pid, *descendants(pid)]:
+        try:
+            total += cpu_seconds(member)
+        except OSError:
+            continue
+    return total
+
+
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU seconds ``pid`` has used so far, all its threads (``/proc``)."""
     stat = Path(f"/proc/{pid}/stat").read_text()

@@ -46,7 +46,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -56,17 +56,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 from common import (
     Server,
-    cpu_seconds,
     create_company_key,
     find_child,
     load_note,
     memory_mb,
     print_table,
     start_steve,
+    tree_cpu_seconds,
+    tree_memory_mb,
 )
 from PIL import Image
 
 from steve_lite.processing.ocr import OcrEngine
+from steve_lite.processing.ocr_pool import OcrPool
+from steve_lite.settings import Settings
+from steve_lite.worker import ocr_pool_for
 from tests.factories.pages import render_page
 from tests.factories.receipts import random_receipt_spec, render_receipt
 
@@ -119,6 +123,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2, help="parts the pages are split into")
     parser.add_argument("--pages-per-session", type=int, default=4)
     parser.add_argument("--receipt-runs", type=int, default=7)
+    parser.add_argument(
+        "--big-pages", type=int, default=20, help="pages of the 12-megapixel session (0: skip)"
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="STEVE_WORKERS")
     parser.add_argument(
         "--poll-seconds", type=float, default=0.05, help="STEVE_WORKER_POLL_SECONDS"
@@ -292,7 +299,7 @@ class Service:
     def cpu_split(self) -> dict[str, float]:
         """CPU seconds used so far by the worker, the API (``up``) and SeaweedFS."""
         pids = {"worker": self.worker_pid, "API": self.server.pid, "SeaweedFS": self.weed_pid}
-        return {name: cpu_seconds(pid) for name, pid in pids.items()}
+        return {name: tree_cpu_seconds(pid) for name, pid in pids.items()}
 
     def cpu(self) -> float:
         """CPU seconds used so far by the worker, the API and SeaweedFS together."""
@@ -404,7 +411,7 @@ def run_service(
             "LIKE ? AND state IN ('completed', 'failed')",
             [f"{label}-%"],
         ).fetchone()[0]
-        peak_rss = max(peak_rss, memory_mb(service.worker_pid)["VmRSS"])
+        peak_rss = max(peak_rss, tree_memory_mb(service.worker_pid)["VmRSS"])
         if client_done.is_set() and done >= len(indices):
             break
         if time.monotonic() > deadline:
@@ -426,7 +433,7 @@ def run_service(
         if job["state"] != "completed" or len(pages) != len(chunk):
             failed.append(f"{session_id}: job view state {job['state']}, {len(pages)} pages")
     time.sleep(0.5)
-    idle = memory_mb(service.worker_pid)
+    idle = tree_memory_mb(service.worker_pid)
     return ServicePart(
         part=Part(pages=len(indices), seconds=finished - started_wall, cpu=sum(cpu_split.values())),
         client_seconds=client_seconds[0],
@@ -438,6 +445,93 @@ def run_service(
             hwm=idle["VmHWM"],
         ),
         failed=failed,
+    )
+
+
+# ---------------------------------------------------------------- one big session
+
+
+PHOTO_SIZE = (3000, 4000)  # 12 megapixels, portrait, as a phone takes a page
+
+
+def render_photo_page(seed: int) -> bytes:
+    """A 12-megapixel JPEG of a page of text, as a phone photographs a document."""
+    rng = random.Random(seed)
+    lines = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 6))) for _ in range(14)]
+    page = Image.open(io.BytesIO(render_page(lines, width=1240, height=1754)))
+    photo = page.convert("RGB").resize(PHOTO_SIZE, Image.Resampling.BICUBIC)
+    buffer = io.BytesIO()
+    photo.save(buffer, "JPEG", quality=88)
+    return buffer.getvalue()
+
+
+def engine_seconds_per_page(photos: list[bytes], samples: int = 3) -> float:
+    """Wall seconds one OCR engine process with one intra-op thread takes per page, as the
+    worker feeds it (scaled and tiled to the OCR limits), measured before the service starts."""
+    pool = ocr_pool_for(Settings(workers=os.cpu_count() or 1))
+    single = OcrPool(1, replace(pool.options, intra_op_threads=1), pool.limits, 600)
+    try:
+        single.start()
+        images = [Image.open(io.BytesIO(data)).convert("RGB") for data in photos[:samples]]
+        single.read_page(images[0])  # the first read is slower
+        started = time.perf_counter()
+        for image in images:
+            single.read_page(image)
+        return (time.perf_counter() - started) / len(images)
+    finally:
+        single.close()
+
+
+@dataclass
+class BigSession:
+    pages: int
+    seconds: float
+    ideal_seconds: float
+    peak_rss: float
+    idle_rss: float
+    state: str
+
+
+def run_big_session(service: Service, photos: list[bytes], per_page: float) -> BigSession:
+    """One session of every photo on the idle worker: submit-to-processed time and the peak RSS
+    of the worker with its engine processes, sampled every 0.1 s."""
+    session_id = service.api.create_upload(
+        "document-ocr", "big-session", [(data, "image/jpeg") for data in photos]
+    )
+    peak = 0.0
+    with service.db() as db:
+        started = time.time()
+        service.api.submit("document-ocr", session_id)
+        deadline = time.monotonic() + 60 * len(photos)
+        while time.monotonic() < deadline:
+            peak = max(peak, tree_memory_mb(service.worker_pid)["VmRSS"])
+            row = db.execute(
+                "SELECT state, processed_at FROM sessions WHERE id = ?", [session_id]
+            ).fetchone()
+            if row["state"] in ("completed", "failed"):
+                break
+            time.sleep(0.1)
+    time.sleep(0.5)
+    return BigSession(
+        pages=len(photos),
+        seconds=parse_ts(row["processed_at"]) - started,
+        ideal_seconds=len(photos) * per_page / (os.cpu_count() or 1),
+        peak_rss=peak,
+        idle_rss=tree_memory_mb(service.worker_pid)["VmRSS"],
+        state=row["state"],
+    )
+
+
+def report_big_session(big: BigSession, per_page: float) -> None:
+    print(
+        f"\none session of {big.pages} pages of {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} JPEG photos on the "
+        f"idle worker ({big.state}): {big.seconds:.1f} s from submit to processed; pages x engine "
+        f"time / cores = {big.pages} x {per_page:.2f} s / {os.cpu_count()} = "
+        f"{big.ideal_seconds:.1f} s; ratio ideal / actual = {big.ideal_seconds / big.seconds:.2f}"
+    )
+    print(
+        f"worker with its OCR engine processes during that session: peak VmRSS "
+        f"{big.peak_rss:.0f} MiB (bound 1536 MiB), {big.idle_rss:.0f} MiB after it"
     )
 
 
@@ -682,6 +776,8 @@ def main() -> int:
         list(range(start, min(start + size, args.pages))) for start in range(0, args.pages, size)
     ]
 
+    photos = [render_photo_page(seed) for seed in range(args.big_pages)]
+    per_page = engine_seconds_per_page(photos) if photos else 0.0
     print(f"starting {cores} direct engine processes...", flush=True)
     engines = DirectEngines(cores, warmups[0])
     direct: list[Part] = []
@@ -714,7 +810,7 @@ def main() -> int:
                     flush=True,
                 )
                 warm_up_worker(service, warmups[: args.workers])
-                before = memory_mb(service.worker_pid)
+                before = tree_memory_mb(service.worker_pid)
                 pages_done = 0
                 for number, indices in enumerate(parts, start=1):
                     order = ("direct", "service") if number % 2 else ("service", "direct")
@@ -744,6 +840,7 @@ def main() -> int:
                 engines.close()
                 loads["receipt runs, before"] = load_note()
                 receipts, idle_ms_per_s = run_receipts(service, args.receipt_runs, args.workers)
+                big = run_big_session(service, photos, per_page) if photos else None
             finally:
                 service.api.close()
     loads["end"] = load_note()
@@ -751,6 +848,8 @@ def main() -> int:
     report_throughput(args, direct, served)
     report_memory(before, served, engine_memory)
     report_receipts(receipts, idle_ms_per_s)
+    if big is not None:
+        report_big_session(big, per_page)
     print()
     for moment, note in loads.items():
         print(f"{moment}: {note}")
@@ -765,6 +864,8 @@ def main() -> int:
     )
     failed = [item for s in served for item in s.failed]
     failed += [f"receipt {r.seed}: {r.state}" for r in receipts if r.state != "completed"]
+    if big is not None and big.state != "completed":
+        failed.append(f"big session: {big.state}")
     if failed:
         print(f"\nFAILED: {failed}", file=sys.stderr)
         return 1

@@ -17,7 +17,7 @@ from steve_lite import db as database
 from steve_lite.bootstrap import create_demo_company, prepare_database
 from steve_lite.companies import service as companies
 from steve_lite.log import configure_logging
-from steve_lite.private_files import prepare_data_dir, restrict_new_files
+from steve_lite.private_files import fix_data_dir, restrict_new_files
 from steve_lite.security import api_keys
 from steve_lite.settings import Settings
 from steve_lite.storage.s3 import ObjectStorage
@@ -51,9 +51,13 @@ class Context:
         self._db: Database | None = None
 
     def private_data_dir(self) -> None:
-        """Create the data directory, or make an existing one private (older versions left it
-        readable by every user)."""
-        prepare_data_dir(self.settings.data_dir)
+        """Create the data directory (0700: the umask is set), or make an existing one private
+        (older versions left it readable by every user)."""
+        try:
+            database.ensure_data_dir(self.settings.data_dir)
+        except database.DataDirError as exc:
+            raise click.ClickException(str(exc)) from None
+        fix_data_dir(self.settings.data_dir)
 
     @property
     def db(self) -> Database:

@@ -56,10 +56,9 @@ def make_private(root: Path) -> list[Path]:
     return changed
 
 
-def prepare_data_dir(data_dir: Path) -> None:
-    """Create the data directory (0700), or make an existing one private and say so: older
-    versions left it 0755 with its files 0644."""
-    data_dir.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
+def fix_data_dir(data_dir: Path) -> None:
+    """Make the data directory private, saying so when it was not: older versions left it 0755
+    with its files 0644."""
     changed = make_private(data_dir)
     if changed:
         shown = ", ".join(str(p.relative_to(data_dir)) for p in changed[:LOGGED_PATHS])

@@ -16,11 +16,13 @@ import uvicorn
 
 from steve_lite import db as database
 from steve_lite.app import create_app
+from steve_lite.heartbeat import forget_process
+from steve_lite.lifetime import die_with_parent_hook
 from steve_lite.queue import Queue
 from steve_lite.settings import Settings
-from steve_lite.storage.embedded import die_with_parent_hook
 from steve_lite.storage.s3 import ObjectStorage
-from steve_lite.storage.setup import start_embedded, stop_embedded, storage_for
+from steve_lite.storage.setup import SupervisedS3, storage_for
+from steve_lite.supervisor import Supervisor
 
 logger = logging.getLogger("steve_lite.runner")
 WORKER_STOP_SECONDS = 30
@@ -87,38 +89,53 @@ def tune_garbage_collection() -> None:
 
 
 class WorkerProcess:
-    """``steve-lite worker`` as a child process (its own signal handling, its own GIL).
+    """``steve-lite worker`` as a child process (its own signal handling, its own GIL), started
+    again with a backoff when it dies.
 
     It runs in its own session, like the embedded S3 server: Ctrl-C in a terminal reaches only
     this process, which stops the worker with one SIGINT (a second one would cut its graceful
-    stop short). It gets SIGTERM if this process dies.
+    stop short). It gets SIGTERM if this process dies. When it dies, its heartbeat row goes at
+    once, so that ``/readyz`` answers 503 until the new worker beats.
     """
 
-    def __init__(self) -> None:
-        self._stopping = threading.Event()
-        self.process = subprocess.Popen(
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self.process = self._spawn()
+        self._supervisor = Supervisor(
+            "worker", start=self._restart, wait=lambda: self.process.wait(), on_exit=self._died
+        )
+        self._supervisor.watch()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
             [sys.executable, "-m", "steve_lite", "worker"],
             start_new_session=True,
             preexec_fn=die_with_parent_hook(),
         )
-        threading.Thread(target=self._watch, name="worker-watch", daemon=True).start()
 
-    def _watch(self) -> None:
-        code = self.process.wait()
-        if not self._stopping.is_set():
-            logger.error("the worker exited unexpectedly (code %s); processing has stopped", code)
+    def _restart(self) -> None:
+        self.process = self._spawn()
+
+    def _died(self, code: int) -> None:
+        db = database.connect(self._settings.database_path)
+        try:
+            forget_process(db, self.process.pid)
+        finally:
+            db.close()
 
     def stop(self) -> None:
         """SIGINT lets running tasks finish; SIGKILL after a grace period."""
-        self._stopping.set()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+        self._supervisor.stop()
+        with self._supervisor.lock:
+            process = self.process
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
             try:
-                self.process.wait(WORKER_STOP_SECONDS)
+                process.wait(WORKER_STOP_SECONDS)
             except subprocess.TimeoutExpired:
                 logger.warning("the worker did not stop in %s s; killing it", WORKER_STOP_SECONDS)
-                self.process.kill()
-                self.process.wait()
+                process.kill()
+                process.wait()
 
 
 def exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -128,11 +145,11 @@ def exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
 def run_all(settings: Settings) -> None:
     """Everything ``steve-lite up`` runs, stopped together on Ctrl-C or SIGTERM."""
     signal.signal(signal.SIGTERM, exit_on_sigterm)
-    embedded = start_embedded(settings) if settings.embedded_s3 else None
+    embedded = SupervisedS3(settings) if settings.embedded_s3 else None
     try:
-        storage = storage_for(settings, embedded)
+        storage = storage_for(settings, embedded.server if embedded else None)
         storage.ensure_bucket()
-        worker = WorkerProcess() if settings.run_worker else None
+        worker = WorkerProcess(settings) if settings.run_worker else None
         try:
             serve_api(settings, storage)
         finally:
@@ -140,7 +157,7 @@ def run_all(settings: Settings) -> None:
                 worker.stop()
     finally:
         if embedded is not None:
-            stop_embedded(settings, embedded)
+            embedded.stop()
         logger.info("steve-lite stopped")
 
 
@@ -149,10 +166,9 @@ def run_embedded_s3(settings: Settings) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    embedded = start_embedded(settings)
+    embedded = SupervisedS3(settings)
     try:
         while not stop.wait(0.5):
-            if not embedded.is_running():
-                raise SystemExit(f"the embedded S3 server exited (code {embedded.returncode})")
+            pass
     finally:
-        stop_embedded(settings, embedded)
+        embedded.stop()

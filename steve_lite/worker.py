@@ -26,6 +26,7 @@ def ocr_pool_for(settings: Settings) -> OcrPool:
     """``settings.workers`` OCR engine processes sharing the cores, within the OCR limits."""
     threads = max(1, (os.cpu_count() or 1) // settings.workers)
     options = EngineOptions(
+        parent_pid=os.getpid(),
         intra_op_threads=threads,
         memory_limit_bytes=settings.ocr_engine_memory_mb * 1024 * 1024,
         log_level=settings.log_level,

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from io import BytesIO
 
 import imagehash
+import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 _PILLOW_FORMAT_NAMES = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
@@ -67,7 +68,7 @@ def decode_image(
     exif = original.getexif()
     captured_at, gps = _read_capture_time(exif), _read_gps(exif)
     ImageOps.exif_transpose(original, in_place=True)
-    upright = original.convert("RGB")  # a plain Image, detached from the parsed file
+    upright = to_rgb(original)  # a plain Image, detached from the parsed file
     return DecodedImage(
         image=upright,
         format=fmt,
@@ -77,6 +78,16 @@ def decode_image(
         gps=gps,
         sha256=hashlib.sha256(data).hexdigest(),
     )
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """An 8-bit RGB copy. Deep grey images (16-bit PNG scans: modes I;16, I and F) are scaled
+    to 8 bits first: Pillow's own conversion clips every value above 255 to white."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        pixels = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") else max(float(pixels.max()), 1.0)
+        image = Image.fromarray((pixels * (255.0 / top)).clip(0, 255).astype(np.uint8))
+    return image.convert("RGB")
 
 
 PHASH_SIZE = 16

@@ -23,6 +23,7 @@ from typing import Any
 
 from PIL import Image
 
+from steve_lite.lifetime import die_with_parent
 from steve_lite.log import configure_logging
 from steve_lite.memory import release_freed_memory
 from steve_lite.processing.ocr import DetectorGeometry, OcrEngine, OcrLine, OcrPage, assemble_page
@@ -46,6 +47,7 @@ class OcrTimeout(OcrFailure):
 class EngineOptions:
     """How each engine process is set up."""
 
+    parent_pid: int
     intra_op_threads: int = 1
     memory_limit_bytes: int | None = None
     log_level: str = "INFO"
@@ -54,6 +56,7 @@ class EngineOptions:
 
 def serve_engine(conn: Connection, options: EngineOptions) -> None:
     """The engine process: read images sent on ``conn`` until it closes or sends None."""
+    die_with_parent(options.parent_pid, signal.SIGKILL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides when engines stop
     if options.memory_limit_bytes:
         limit = options.memory_limit_bytes
@@ -80,7 +83,10 @@ def serve_engine(conn: Connection, options: EngineOptions) -> None:
             reply = ("error", "the OCR engine could not read it")
         del message, pixels
         release_freed_memory()
-        conn.send(reply)
+        try:
+            conn.send(reply)
+        except OSError:  # the worker is gone
+            return
 
 
 class EngineProcess:

@@ -1,10 +1,11 @@
 """The embedded S3 server: SeaweedFS `weed mini` as a child process, on loopback only.
 
 Files under `data_dir`: `s3-credentials.json` (generated once, mode 0600), `s3-identities.json`
-(the `-s3.config` file, mode 0600), `weed.log` (the server's output) and `seaweedfs/` (its data).
+(the `-s3.config` file, mode 0600), `weed.log` (the server's output), `weed.pid` (the running
+server's process id) and `seaweedfs/` (its data).
 """
 
-import ctypes
+import contextlib
 import json
 import os
 import secrets
@@ -15,13 +16,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from minio.helpers import check_bucket_name
 
+from steve_lite.lifetime import die_with_parent_hook
 from steve_lite.storage.s3 import ObjectStorage
 
 COMPONENTS = ("s3", "filer", "master", "volume", "admin")
@@ -30,13 +32,18 @@ HIGHEST_PORT = 65_535
 LOOPBACK = "127.0.0.1"
 REGION = "us-east-1"
 LOG_TAIL_BYTES = 4_000
+LEFTOVER_STOP_SECONDS = 10
+PORT_WAIT_SECONDS = 10
 # weed reads these as fallbacks for its own flags; an inherited value must not change the server.
 WEED_FALLBACK_VARIABLES = ("S3_BUCKET", "S3_EXTERNAL_URL", "S3_TABLE_BUCKET")
-PR_SET_PDEATHSIG = 1
 
 
 class EmbeddedS3Error(Exception):
     """The embedded S3 server could not be found, started or configured."""
+
+
+class PortsTakenError(EmbeddedS3Error):
+    """Ports the server needs are held by another program."""
 
 
 @dataclass(frozen=True)
@@ -61,9 +68,12 @@ def find_weed() -> Path:
     return Path(on_path)
 
 
-def is_port_free(port: int) -> bool:
-    """True when a TCP socket can bind this loopback port right now."""
+def is_port_free(port: int, *, reuse_address: bool = False) -> bool:
+    """True when a TCP socket can bind this loopback port right now. With ``reuse_address``,
+    as servers bind (weed does): connections of an earlier server in TIME_WAIT do not count."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        if reuse_address:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((LOOPBACK, port))
         except OSError:
@@ -127,30 +137,52 @@ def identities_config(credentials: S3Credentials) -> str:
     return json.dumps({"identities": [identity]}, indent=2) + "\n"
 
 
+def wait_for_free_ports(ports: Iterable[int], timeout: float) -> list[int]:
+    """Wait up to ``timeout`` seconds for the ports (and their gRPC companions) to be free;
+    the ones still taken."""
+    wanted = [p for port in ports for p in (port, port + GRPC_PORT_OFFSET)]
+    deadline = time.monotonic() + timeout
+    while True:
+        taken = [port for port in wanted if not is_port_free(port, reuse_address=True)]
+        if not taken or time.monotonic() > deadline:
+            return taken
+        time.sleep(0.2)
+
+
+def process_command_line(pid: int) -> str:
+    """The command line of a live process; empty when it is gone (or a zombie)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def stop_leftover_server(pid_path: Path, weed_dir: Path) -> int | None:
+    """Stop a server an earlier run left behind on this data (after a SIGKILL of its parent):
+    SIGTERM, then SIGKILL after a grace period. The leftover's pid, or None."""
+    try:
+        pid = int(pid_path.read_text())
+    except (OSError, ValueError):
+        return None
+    if f"-dir={weed_dir}" not in process_command_line(pid):
+        return None  # gone, or the id now belongs to another program
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + LEFTOVER_STOP_SECONDS
+        while process_command_line(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not process_command_line(pid):
+            break
+    return pid
+
+
 def remove_leftover_sockets(ports: Iterable[int]) -> None:
     """Remove the unix sockets an exited weed left in /tmp (it names them after its ports)."""
     for port in ports:
         for grpc_or_http_port in (port, port + GRPC_PORT_OFFSET):
             for path in Path("/tmp").glob(f"seaweedfs-*-{grpc_or_http_port}.sock"):
                 path.unlink(missing_ok=True)
-
-
-def die_with_parent_hook() -> Callable[[], None] | None:
-    """A `preexec_fn` making the child receive SIGTERM when its parent dies (Linux only).
-
-    The kernel ties this to the thread that starts the child: start it from a long-lived thread.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    libc = ctypes.CDLL(None, use_errno=True)
-    parent_pid = os.getpid()
-
-    def die_with_parent() -> None:
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent_pid:  # the parent died before the hook was in place
-            os._exit(1)
-
-    return die_with_parent
 
 
 class EmbeddedS3:
@@ -185,6 +217,7 @@ class EmbeddedS3:
         self.bucket = bucket
         self.data_dir = data_dir
         self.log_path = data_dir / "weed.log"
+        self.pid_path = data_dir / "weed.pid"
         self._weed_dir = data_dir / "seaweedfs"
         self._identities_path = data_dir / "s3-identities.json"
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -235,12 +268,22 @@ class EmbeddedS3:
             public_endpoint=public_endpoint,
         )
 
-    def start(self, timeout: float = 30.0) -> None:
-        """Start the server (it creates the bucket) and return once the bucket answers."""
+    def start(self, timeout: float = 30.0, port_wait: float = PORT_WAIT_SECONDS) -> None:
+        """Start the server (it creates the bucket) and return once the bucket answers.
+
+        A server that an earlier run left on this data directory is stopped first, and ports
+        still held are waited for up to ``port_wait`` seconds (a port is not free again the
+        instant its process exits); raises :class:`PortsTakenError` if they stay taken."""
         if self.is_running():
             raise EmbeddedS3Error(f"the embedded S3 server already runs (pid {self.pid})")
         weed = find_weed()
         self._weed_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        leftover = stop_leftover_server(self.pid_path, self._weed_dir)
+        taken = wait_for_free_ports(self.ports.values(), port_wait)
+        if taken:
+            raise PortsTakenError(
+                f"ports {taken} are taken by another program; the embedded S3 server needs them"
+            )
         # weed mini reloads options saved by an earlier run: only this command line may count.
         (self._weed_dir / "mini.options").unlink(missing_ok=True)
         write_private_file(self._identities_path, identities_config(self._credentials))
@@ -256,45 +299,46 @@ class EmbeddedS3:
                 start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop weed
                 preexec_fn=die_with_parent_hook(),
             )
+        self.pid_path.write_text(str(self._process.pid))
         try:
             self._wait_until_ready(self._process, timeout, log_start)
         except BaseException:
             self.stop()
             raise
+        if leftover is not None:
+            self.log_note(f"stopped a server left running by an earlier run (pid {leftover})")
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server: SIGTERM, then SIGKILL after `timeout` seconds. Safe to repeat."""
         process = self._process
         if process is None:
             return
+        self._stop_requested.set()
         if process.poll() is None:
-            self._stop_requested.set()
             process.terminate()
             try:
                 process.wait(timeout)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        self.pid_path.unlink(missing_ok=True)
         remove_leftover_sockets(self.ports.values())
 
-    def watch(self, on_exit: Callable[[int], None]) -> threading.Thread:
-        """Call `on_exit(returncode)` from a daemon thread if the running server exits on its own.
+    def wait(self) -> int:
+        """Wait for the running server to exit; its exit code."""
+        if self._process is None:
+            raise EmbeddedS3Error("the embedded S3 server was not started")
+        return self._process.wait()
 
-        It does not fire for an exit that `stop()` asked for. Returns the watching thread.
-        """
-        process = self._process
-        if process is None or process.poll() is not None:
-            raise EmbeddedS3Error("the embedded S3 server is not running")
-        stop_requested = self._stop_requested
+    @property
+    def stop_requested(self) -> bool:
+        """True once :meth:`stop` was called for the current run."""
+        return self._stop_requested.is_set()
 
-        def wait_for_exit() -> None:
-            returncode = process.wait()
-            if not stop_requested.is_set():
-                on_exit(returncode)
-
-        watcher = threading.Thread(target=wait_for_exit, name="embedded-s3-watch", daemon=True)
-        watcher.start()
-        return watcher
+    def log_note(self, message: str) -> None:
+        """Append a line of steve-lite's own to the server's log."""
+        with self.log_path.open("a", encoding="utf-8") as log:
+            log.write(f"steve-lite: {message}\n")
 
     def log_tail(self, since: int = 0) -> str:
         """The last lines the server wrote to its log (after byte offset `since`)."""

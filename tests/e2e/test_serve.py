@@ -10,6 +10,8 @@ import httpx
 from steve_lite.storage.embedded import EmbeddedS3
 from tests.support.cli import run_cli, run_json
 from tests.support.processes import ServerProcess, s3_env
+from tests.support.waiting import wait_until
+from tests.support.worker import wait_worker_ready
 
 
 def make_key(data_dir: Path) -> str:
@@ -23,14 +25,33 @@ def test_serve_answers_over_tcp_and_stops_on_sigterm(
 ) -> None:
     data_dir = tmp_path / "data"
     key = make_key(data_dir)
-    server = ServerProcess(data_dir, **s3_env(embedded_s3)).wait_ready()
+    env = s3_env(embedded_s3)
+    server = ServerProcess(data_dir, **env).wait_ready()
     try:
         response = httpx.get(
             f"{server.url}/api/v1/workflows", headers={"Authorization": f"Bearer {key}"}
         )
         assert response.status_code == 200
         assert [w["slug"] for w in response.json()["data"]] == ["document-ocr"]
-        assert httpx.get(f"{server.url}/readyz").status_code == 200
+        alone = httpx.get(f"{server.url}/readyz")
+        assert alone.status_code == 503  # no worker has beaten: submissions would wait
+        assert alone.json()["checks"] == {"database": True, "storage": True, "worker": False}
+        worker = ServerProcess(data_dir, "worker", STEVE_OCR_WARMUP="false", **env)
+        try:
+            wait_worker_ready(worker, threads=0)  # its SIGTERM handler is in place
+            wait_until(
+                lambda: httpx.get(f"{server.url}/readyz").status_code == 200,
+                60,
+                "readyz once a worker beats",
+                worker,
+            )
+        finally:
+            worker.stop()
+        wait_until(
+            lambda: httpx.get(f"{server.url}/readyz").status_code == 503,
+            10,
+            "readyz once the worker stopped (it removes its heartbeat)",
+        )
     finally:
         code = server.stop(signal.SIGTERM)
     assert code == 0

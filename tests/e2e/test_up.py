@@ -22,6 +22,7 @@ from steve_lite import db as database
 from tests.factories.receipts import random_receipt_spec, render_receipt
 from tests.support.cli import STEVE_LITE, cli_env
 from tests.support.servers import free_port
+from tests.support.waiting import wait_until
 
 KEY_PATTERN = re.compile(r"aok_[0-9a-f]{64}")
 SYSTEM_WORKFLOWS = {"document-ocr", "receipt-ocr", "compliance-vm"}
@@ -259,6 +260,66 @@ def test_up_stopped_right_after_start_stops_cleanly(tmp_path: Path) -> None:
     assert code == 0, up.stderr
     assert "Traceback" not in up.stderr, up.stderr
     wait_until_gone(children, data_dir)
+
+
+def readyz(up: Up) -> int:
+    try:
+        return httpx.get(f"{up.url}/readyz", timeout=2).status_code
+    except httpx.TransportError:
+        return 0
+
+
+def worker_of(up: Up) -> Proc:
+    (worker,) = [p for p in descendants(up.process.pid) if p.cmdline.endswith("steve_lite worker")]
+    return worker
+
+
+def test_up_restarts_a_killed_worker_and_is_not_ready_meanwhile(tmp_path: Path) -> None:
+    up = Up(tmp_path / "data")
+    try:
+        up.wait_ready()
+        (key,) = KEY_PATTERN.findall(up.stdout)
+        first = worker_of(up)
+        os.kill(first.pid, signal.SIGKILL)
+
+        wait_until(lambda: readyz(up) == 503, 10, "readyz 503 once the worker is dead")
+        session = start_receipt(up, key, seed=11)  # submitted while no worker runs
+        wait_until(lambda: readyz(up) == 200, 60, "readyz 200 once the new worker beats")
+        second = worker_of(up)
+        with client(up, key) as api:
+            wait_until(
+                lambda: (
+                    api.get(f"/api/v1/jobs/{session['sessionId']}").json()["state"] == "completed"
+                ),
+                120,
+                "the session submitted meanwhile completes",
+            )
+    finally:
+        code = up.stop()
+    assert second.pid != first.pid
+    assert "the worker exited (killed by SIGKILL); starting it again in 1 s" in up.stderr
+    assert code == 0, up.stderr
+
+
+def test_up_starts_again_at_once_after_its_whole_group_was_killed(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first = Up(data_dir, new_session=True)
+    first.wait_ready()
+    (key,) = KEY_PATTERN.findall(first.stdout)
+    children = descendants(first.process.pid)
+    os.killpg(
+        first.process.pid, signal.SIGKILL
+    )  # up only: its children run in sessions of their own
+    first.process.wait()
+
+    second = Up(data_dir)
+    try:
+        second.wait_ready()
+        receipt_flow(second, key)
+        assert not [p for p in children if is_running(p)]  # the old ones are gone
+    finally:
+        code = second.stop()
+    assert code == 0, second.stderr
 
 
 def loose_paths(data_dir: Path, *, weed_running: bool = False) -> list[str]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import resource
 import signal
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -18,7 +20,16 @@ from tests.support.servers import free_port
 class ServerProcess:
     """``steve-lite <command>`` on a free port, its output in a log file."""
 
-    def __init__(self, data_dir: Path, command: str = "serve", **env: str) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        command: str = "serve",
+        *,
+        memory_limit_bytes: int | None = None,
+        **env: str,
+    ) -> None:
+        """``memory_limit_bytes`` caps the process's data segment (``RLIMIT_DATA``, inherited
+        by its children), so that a memory regression fails a test instead of the machine."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir.parent / f"{data_dir.name}-{command}-{self.port}.log"
@@ -28,6 +39,7 @@ class ServerProcess:
             env=cli_env(data_dir, STEVE_PORT=str(self.port), **env),
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            preexec_fn=memory_limit_hook(memory_limit_bytes) if memory_limit_bytes else None,
         )
 
     def wait_ready(self, path: str = "/healthz", timeout: float = 60) -> ServerProcess:
@@ -58,6 +70,13 @@ class ServerProcess:
                 self.process.wait()
         self.log.close()
         return self.process.returncode
+
+
+def memory_limit_hook(limit: int) -> Callable[[], None]:
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
+    return limit_memory
 
 
 def s3_env(s3: EmbeddedS3) -> dict[str, str]:

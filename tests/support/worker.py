@@ -49,9 +49,13 @@ class WorkerStack:
     env: dict[str, str]
     workers: list[ServerProcess] = field(default_factory=list)
 
-    def start_worker(self, *, ready: bool = True, **env: str) -> ServerProcess:
+    def start_worker(
+        self, *, ready: bool = True, memory_limit_bytes: int | None = None, **env: str
+    ) -> ServerProcess:
         """``steve-lite worker`` on this stack; by default wait until it is ready."""
-        worker = ServerProcess(self.data_dir, "worker", **{**self.env, **env})
+        worker = ServerProcess(
+            self.data_dir, "worker", memory_limit_bytes=memory_limit_bytes, **{**self.env, **env}
+        )
         self.workers.append(worker)
         if ready:
             wait_worker_ready(worker, int({**self.env, **env}["STEVE_WORKERS"]))

@@ -1,11 +1,9 @@
 """EmbeddedS3 runs a real `weed mini` on 127.0.0.1 and leaves nothing behind."""
 
 import os
-import signal
 import socket
 import stat
 import sys
-import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,11 +14,10 @@ from steve_lite.storage.embedded import (
     GRPC_PORT_OFFSET,
     EmbeddedS3,
     EmbeddedS3Error,
+    PortsTakenError,
     find_weed,
     pick_free_ports,
 )
-
-WAIT_FOR_EXIT_SECONDS = 30
 
 
 def process_exists(pid: int) -> bool:
@@ -61,17 +58,13 @@ def test_session_server_listens_on_loopback_only(embedded_s3: EmbeddedS3) -> Non
 
 
 def test_start_and_stop_leave_no_process_and_no_sockets(tmp_path: Path) -> None:
-    crashes: list[int] = []
-
     with EmbeddedS3(tmp_path, bucket="steve-lite") as server:
         pid = server.pid
         assert pid is not None and server.is_running()
         assert server.storage().ping() is True
-        watcher = server.watch(crashes.append)
+        assert server.pid_path.read_text() == str(pid)
 
-    watcher.join(WAIT_FOR_EXIT_SECONDS)
-    assert not watcher.is_alive()
-    assert crashes == []  # a requested stop is not a crash
+    assert not server.pid_path.exists()
     assert server.is_running() is False
     assert server.returncode == 0
     assert process_exists(pid) is False
@@ -96,41 +89,46 @@ def test_restart_reuses_private_credentials_and_keeps_data(tmp_path: Path) -> No
         assert head is not None and (head.size, head.head) == (7, b"\xff\xd8\xffdata")
 
 
-def test_watch_reports_a_crash_with_its_return_code(tmp_path: Path) -> None:
-    crashed = threading.Event()
-    codes: list[int] = []
-
-    def on_exit(returncode: int) -> None:
-        codes.append(returncode)
-        crashed.set()
-
-    server = EmbeddedS3(tmp_path, bucket="steve-lite")
-    server.start()
+def test_a_server_left_behind_by_a_dead_parent_is_stopped_by_the_next_start(
+    tmp_path: Path,
+) -> None:
+    """As after ``kill -9`` of ``steve-lite up``: its weed still holds the data and the ports."""
+    first = EmbeddedS3(tmp_path, bucket="steve-lite")
+    first.start()
+    leftover = first.pid
+    assert leftover is not None
+    second = EmbeddedS3(tmp_path, bucket="steve-lite", ports=first.ports)  # a new process's view
     try:
-        server.watch(on_exit)
-        assert server.pid is not None
-        os.kill(server.pid, signal.SIGKILL)
-
-        assert crashed.wait(WAIT_FOR_EXIT_SECONDS)
-        assert codes == [-signal.SIGKILL]
-        assert server.is_running() is False
-        assert server.returncode == -signal.SIGKILL
+        second.start()
+        assert second.pid != leftover and second.is_running()
+        assert first.returncode == 0  # stopped with SIGTERM, and it exited cleanly
+        assert second.storage().ping() is True
+        assert f"pid {leftover}" in second.log_tail()
     finally:
-        server.stop()
+        second.stop()
+        first.stop()
 
 
-def test_start_fails_with_the_log_tail_when_the_s3_port_is_taken(tmp_path: Path) -> None:
+def test_a_server_whose_pid_file_names_another_program_leaves_it_alone(tmp_path: Path) -> None:
+    (tmp_path / "weed.pid").write_text(str(os.getpid()))  # this test process: not a weed
+
+    with EmbeddedS3(tmp_path, bucket="steve-lite") as server:
+        assert server.storage().ping() is True
+    assert process_exists(os.getpid())
+
+
+def test_start_fails_clearly_when_a_port_is_taken_by_another_program(tmp_path: Path) -> None:
+    port = pick_free_ports(1)[0]
     with socket.socket() as squatter:
-        squatter.bind(("127.0.0.1", pick_free_ports(1)[0]))
+        squatter.bind(("127.0.0.1", port))
         squatter.listen()
-        server = EmbeddedS3(tmp_path, bucket="steve-lite", s3_port=squatter.getsockname()[1])
+        server = EmbeddedS3(tmp_path, bucket="steve-lite", s3_port=port)
 
-        with pytest.raises(EmbeddedS3Error, match="exited with code") as raised:
-            server.start()
+        with pytest.raises(PortsTakenError, match="taken by another program") as raised:
+            server.start(port_wait=0.5)
 
-    assert "is not available" in str(raised.value)  # the server's own words, from weed.log
-    assert server.is_running() is False
-    assert server.pid is not None and process_exists(server.pid) is False
+    assert str(port) in str(raised.value)
+    assert server.is_running() is False and server.pid is None
 
 
 def test_free_ports_have_free_grpc_companions() -> None:
