@@ -57,6 +57,49 @@ def test_session_server_listens_on_loopback_only(embedded_s3: EmbeddedS3) -> Non
     assert set(addresses.values()) == {"0100007F"}  # 127.0.0.1, little-endian hex
 
 
+def test_filer_and_volume_ports_refuse_requests_without_credentials(
+    embedded_s3: EmbeddedS3,
+) -> None:
+    """Only the S3 port hands out objects, and only to signed requests: the filer and volume
+    ports want a JWT signed with the keys of the data dir's security.toml (0600)."""
+    storage = embedded_s3.storage()
+    key = "companies/co_1/sessions/ses_1/0"
+    upload(storage.presign_put(key, timedelta(minutes=5)), b"\xff\xd8\xffsecret receipt")
+    filer = f"http://127.0.0.1:{embedded_s3.ports['filer']}"
+    volume = f"http://127.0.0.1:{embedded_s3.ports['volume']}"
+    master = f"http://127.0.0.1:{embedded_s3.ports['master']}"
+    bucket_path = f"/buckets/{embedded_s3.bucket}"
+    with httpx.Client(trust_env=False, timeout=10) as http:
+        attempts = {
+            "filer read": http.get(f"{filer}{bucket_path}/{key}"),
+            "filer list": http.get(f"{filer}{bucket_path}/companies/", params={"limit": 100}),
+            "filer list buckets": http.get(f"{filer}/buckets/"),
+            "filer overwrite": http.put(f"{filer}{bucket_path}/{key}", content=b"forged"),
+            "filer upload": http.post(
+                f"{filer}{bucket_path}/companies/new", files={"file": ("new", b"forged")}
+            ),
+            "filer delete": http.delete(f"{filer}{bucket_path}/{key}"),
+        }
+        assigned = http.get(f"{master}/dir/assign").json()  # a file id, but no token to use it
+        attempts["volume write"] = http.post(
+            f"{volume}/{assigned['fid']}", files={"file": ("x", b"forged")}
+        )
+        volume_ids = [v["Id"] for v in http.get(f"{volume}/status").json()["Volumes"]]
+        for volume_id in volume_ids:
+            for needle in ("01", "0101", "02"):
+                attempts[f"volume read {volume_id},{needle}"] = http.get(
+                    f"{volume}/{volume_id},{needle}"
+                )
+    assert volume_ids, "the volume server holds volumes"
+    answered = {name: response.status_code for name, response in attempts.items()}
+    assert set(answered.values()) == {401}, answered
+    assert all("secret receipt" not in r.text for r in attempts.values())
+    assert storage.download(key, max_bytes=100) == b"\xff\xd8\xffsecret receipt"  # unchanged
+    security = embedded_s3.data_dir / "security.toml"
+    assert stat.S_IMODE(security.stat().st_mode) == 0o600
+    assert security.read_text().count("key = ") == 4
+
+
 def test_start_and_stop_leave_no_process_and_no_sockets(tmp_path: Path) -> None:
     with EmbeddedS3(tmp_path, bucket="steve-lite") as server:
         pid = server.pid
