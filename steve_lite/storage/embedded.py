@@ -1,12 +1,13 @@
 """The embedded S3 server: SeaweedFS `weed mini` as a child process, on loopback only.
 
 Files under `data_dir`: `s3-credentials.json` (generated once, mode 0600), `s3-identities.json`
-(the `-s3.config` file, mode 0600), `security.toml` (JWT signing keys for the filer and volume
-servers, new on every start, mode 0600), `weed.log` (the server's output), `weed.pid` (the running
-server's process id) and `seaweedfs/` (its data).
+(the `-s3.config` file, mode 0600), `security.toml` and `tls/` (JWT signing keys for the filer
+and volume servers, gRPC certificates: new at every start, mode 0600), `weed.log` (the server's
+output), `weed.pid` (the running server's process id) and `seaweedfs/` (its data).
 
 The S3 port asks for the credentials; the filer and volume ports answer only requests signed
-with the JWT keys of `security.toml`, which weed reads from its working directory (this one).
+with the JWT keys of `security.toml`, which weed reads from its working directory (this one),
+and every gRPC port only peers with the certificate in `tls/` (mutual TLS).
 """
 
 import contextlib
@@ -28,6 +29,7 @@ from types import TracebackType
 from minio.helpers import check_bucket_name
 
 from steve_lite.lifetime import die_with_parent_hook
+from steve_lite.storage.grpc_tls import new_certificates, security_sections
 from steve_lite.storage.s3 import ObjectStorage
 
 COMPONENTS = ("s3", "filer", "master", "volume", "admin")
@@ -133,16 +135,24 @@ def load_or_create_credentials(path: Path) -> S3Credentials:
     return credentials
 
 
-def security_config() -> str:
-    """A `security.toml` with fresh JWT signing keys: writes and reads on the volume server and
-    on the filer must carry a token signed with them (the S3 gateway and the master, inside the
-    same `weed mini`, sign their own); the filer lists no directories and no UI is served."""
+def security_config(tls_dir: Path) -> str:
+    """A `security.toml` with fresh JWT signing keys and gRPC certificates (written 0600 into
+    `tls_dir`): HTTP reads and writes on the volume server and the filer must carry a token
+    signed with those keys (the S3 gateway and the master, inside the same `weed mini`, sign
+    their own), gRPC peers must present the certificate; the filer lists no directories and no
+    UI is served."""
     sections = ["jwt.signing", "jwt.signing.read", "jwt.filer_signing", "jwt.filer_signing.read"]
     keys = "".join(f'[{name}]\nkey = "{secrets.token_hex(32)}"\n\n' for name in sections)
+    tls_dir.mkdir(mode=0o700, exist_ok=True)
+    certificates = new_certificates()
+    paths = {name: tls_dir / f"{name}.pem" for name in ("ca", "cert", "key")}
+    for name, path in paths.items():
+        write_private_file(path, getattr(certificates, name))
     return (
         "# Written by steve-lite at each start of the embedded S3 server: do not edit.\n\n"
         + keys
-        + "[access]\nui = false\n\n[filer.expose_directory_metadata]\nenabled = false\n"
+        + "[access]\nui = false\n\n[filer.expose_directory_metadata]\nenabled = false\n\n"
+        + security_sections(**paths)
     )
 
 
@@ -317,7 +327,7 @@ class EmbeddedS3:
         # weed mini reloads options saved by an earlier run: only this command line may count.
         (self._weed_dir / "mini.options").unlink(missing_ok=True)
         write_private_file(self._identities_path, identities_config(self._credentials))
-        write_private_file(self._security_path, security_config())
+        write_private_file(self._security_path, security_config(self.data_dir / "tls"))
         log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         self._stop_requested = threading.Event()
         with self.log_path.open("ab") as log:

@@ -1,7 +1,9 @@
 """EmbeddedS3 runs a real `weed mini` on 127.0.0.1 and leaves nothing behind."""
 
 import os
+import re
 import socket
+import ssl
 import stat
 import sys
 from datetime import timedelta
@@ -97,7 +99,41 @@ def test_filer_and_volume_ports_refuse_requests_without_credentials(
     assert storage.download(key, max_bytes=100) == b"\xff\xd8\xffsecret receipt"  # unchanged
     security = embedded_s3.data_dir / "security.toml"
     assert stat.S_IMODE(security.stat().st_mode) == 0o600
-    assert security.read_text().count("key = ") == 4
+    assert len(re.findall(r'^key = "[0-9a-f]{64}"$', security.read_text(), re.MULTILINE)) == 4
+
+
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes.fromhex("000000040000000000")
+
+
+def first_answer(connection: socket.socket) -> bytes:
+    """Send what a gRPC client without TLS sends first; the first bytes that come back."""
+    connection.sendall(HTTP2_PREFACE)
+    try:
+        return connection.recv(64)
+    except ConnectionResetError:
+        return b""
+
+
+@pytest.mark.parametrize("component", ["filer", "volume", "master", "s3"])
+def test_grpc_ports_refuse_peers_without_the_certificate(
+    embedded_s3: EmbeddedS3, component: str
+) -> None:
+    port = embedded_s3.ports[component] + GRPC_PORT_OFFSET
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as plain:
+        answer = first_answer(plain)
+    assert answer[3:4] != b"\x04", "an HTTP/2 SETTINGS frame: gRPC answered without TLS"
+
+    context = ssl.create_default_context(cafile=embedded_s3.data_dir / "tls" / "ca.pem")
+    context.check_hostname = False
+    context.set_alpn_protocols(["h2"])
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw) as tls,
+        pytest.raises(ssl.SSLError, match="CERTIFICATE"),
+    ):
+        first_answer(tls)  # the server's certificate is fine; ours is missing
+    for name in ("ca.pem", "cert.pem", "key.pem"):
+        assert stat.S_IMODE((embedded_s3.data_dir / "tls" / name).stat().st_mode) == 0o600
 
 
 def test_start_and_stop_leave_no_process_and_no_sockets(tmp_path: Path) -> None:
