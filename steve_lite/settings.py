@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     ocr_min_side_px: int = Field(32, ge=1)
     ocr_max_aspect_ratio: float = Field(12.0, ge=1)
     ocr_tile_aspect_ratio: float = Field(3.0, ge=1)
-    ocr_max_input_pixels: int = Field(2_500_000, ge=100_000)
+    ocr_max_input_pixels: int = Field(2_000_000, ge=100_000)
     ocr_page_timeout_seconds: float = Field(120.0, gt=0)
     ocr_engine_memory_mb: int = Field(2048, ge=256)
 

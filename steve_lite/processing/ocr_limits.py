@@ -45,7 +45,7 @@ class OcrLimits:
     min_side: int = 32
     max_aspect: float = 12.0
     tile_aspect: float = 3.0
-    max_input_pixels: int = 2_500_000
+    max_input_pixels: int = 2_000_000
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, NoReturn
 
 from PIL import Image
 
@@ -125,7 +125,10 @@ class EngineProcess:
         self.start()
         assert self._conn is not None
         rgb = image if image.mode == "RGB" else image.convert("RGB")
-        self._conn.send((rgb.size, rgb.tobytes()))
+        try:
+            self._conn.send((rgb.size, rgb.tobytes()))
+        except OSError:  # the engine died before it took the image
+            self._crashed()
         if not self._conn.poll(max(timeout, 0.0)):
             self.stop()
             raise OcrTimeout(f"reading it took longer than {timeout:.0f} s")
@@ -135,15 +138,19 @@ class EngineProcess:
         return [OcrLine(text=t, confidence=c, box=b) for t, c, b in payload]
 
     def _receive(self) -> Any:
-        assert self._conn is not None and self._process is not None
+        assert self._conn is not None
         try:
             return self._conn.recv()
         except (EOFError, OSError):
-            self._process.join(STOP_TIMEOUT_SECONDS)
-            code = self._process.exitcode
-            self.stop()
-            logger.warning("an OCR engine process died (exit code %s); it will be replaced", code)
-            raise OcrFailure("the OCR engine crashed or ran out of memory reading it") from None
+            self._crashed()
+
+    def _crashed(self) -> NoReturn:
+        assert self._process is not None
+        self._process.join(STOP_TIMEOUT_SECONDS)
+        code = self._process.exitcode
+        self.stop()
+        logger.warning("an OCR engine process died (exit code %s); it will be replaced", code)
+        raise OcrFailure("the OCR engine crashed or ran out of memory reading it")
 
     def stop(self) -> None:
         """Stop the process: a polite request, then SIGKILL."""
@@ -193,9 +200,13 @@ class OcrPool:
             deadline = time.monotonic() + self.page_timeout_seconds
             lines: list[OcrLine] = []
             for tile in tiles:
-                region = image.crop((tile.left, tile.top, tile.right, tile.bottom))
-                if tile.scale != 1.0:
-                    region = region.resize(tile.size, Image.Resampling.LANCZOS)
+                box = (tile.left, tile.top, tile.right, tile.bottom)
+                if tile.scale != 1.0:  # resized straight from the page: no full-size copy
+                    region = image.resize(tile.size, Image.Resampling.LANCZOS, box=box)
+                elif box == (0, 0, image.width, image.height):
+                    region = image
+                else:
+                    region = image.crop(box)
                 found = engine.read(region, deadline - time.monotonic())
                 lines += place_lines(found, tile, vertical)
         except OcrTimeout:

@@ -1,7 +1,7 @@
 """A session whose processing keeps raising an unexpected error ends ``failed`` (issue 13).
 
 The error is injected into a real ``steve-lite worker`` from outside the package: a
-``sitecustomize`` module on its ``PYTHONPATH`` makes the receipt extractor raise, as a bug or a
+``sitecustomize`` module on its ``PYTHONPATH`` makes reading the files raise, as a bug or a
 ``MemoryError`` would. The whole path is checked: bounded attempts, the session and submission
 ``failed`` with a reason that carries no stack trace, the ``session.failed`` webhook, and no
 re-queue by the sweep afterwards.
@@ -17,15 +17,21 @@ from steve_lite.sweeps import requeue_stale_submissions
 from tests.factories.receipts import random_receipt_spec, render_receipt
 from tests.fixtures.receiver import WebhookReceiver
 from tests.support.processing import runtime_for
-from tests.support.worker import event_types, start_stack, submit_files, wait_for_job
+from tests.support.worker import (
+    event_types,
+    start_stack,
+    submit_files,
+    wait_for_job,
+    wait_worker_ready,
+)
 
 INJECTION = """
 import steve_lite.processing.pipeline as pipeline
 
-def extract_receipt(pages):
+def read_files(*args, **kwargs):
     raise MemoryError("injected by the test")
 
-pipeline.extract_receipt = extract_receipt
+pipeline.read_files = read_files
 """
 
 
@@ -37,14 +43,20 @@ def test_a_session_that_keeps_failing_ends_failed_after_bounded_attempts(
     (hooks / "sitecustomize.py").write_text(INJECTION)
     stack = start_stack(tmp_path / "data", embedded_s3, webhook_allow_private=True)
     try:
-        worker = stack.start_worker(PYTHONPATH=str(hooks), STEVE_WEBHOOK_ALLOW_PRIVATE="true")
+        worker = stack.start_worker(
+            ready=False,
+            PYTHONPATH=str(hooks),
+            STEVE_WEBHOOK_ALLOW_PRIVATE="true",
+            STEVE_OCR_WARMUP="false",  # the injected error comes before any OCR
+        )
+        wait_worker_ready(worker, threads=0)
         api, tenant = stack.api, stack.api.tenant()
         receipt = render_receipt(random_receipt_spec(3))
         session = submit_files(
             api, tenant, "receipt-ocr", [receipt], webhookUrl=webhook_receiver.url
         )
 
-        job = wait_for_job(api, tenant, session["sessionId"], timeout=120, worker=worker)
+        job = wait_for_job(api, tenant, session["sessionId"], timeout=300, worker=worker)
         webhook_receiver.wait_for(1, timeout=60)
     finally:
         stack.stop()

@@ -84,8 +84,8 @@ def test_every_tile_fits_the_budget_and_the_tiles_cover_the_page(width: int, hei
 
 
 def test_a_page_within_the_budget_is_read_whole_and_unscaled() -> None:
-    assert plan_tiles(1240, 1754, LIMITS, GEOMETRY.input_size) == [
-        Tile(0, 0, 1240, 1754, scale=1.0, keep_from=-math.inf, keep_to=math.inf)
+    assert plan_tiles(1000, 1400, LIMITS, GEOMETRY.input_size) == [
+        Tile(0, 0, 1000, 1400, scale=1.0, keep_from=-math.inf, keep_to=math.inf)
     ]
 
 
