@@ -19,10 +19,11 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv --without-pip /opt/venv
 WORKDIR /src
 
-# Dependencies first, read from pyproject.toml: this layer is rebuilt only when it changes.
-COPY pyproject.toml ./
+# Dependencies first, read from pyproject.toml at the versions pinned in constraints.txt (the
+# lock file, `just lock`): this layer is rebuilt only when one of the two changes.
+COPY pyproject.toml constraints.txt ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
-    && pip --python /opt/venv/bin/python install --no-cache-dir -r requirements.txt
+    && pip --python /opt/venv/bin/python install --no-cache-dir -c constraints.txt -r requirements.txt
 
 # Then the code (setuptools only exists in pip's throwaway build environment).
 COPY README.md ./

@@ -8,16 +8,25 @@ bin := venv + "/bin"
 # run every test
 default: test
 
-# create .venv and install steve-lite with its test tools (again only when pyproject.toml changes)
+# create .venv and install steve-lite with its test tools at the versions pinned in
+# constraints.txt (again only when pyproject.toml or constraints.txt changes)
 install:
     #!/usr/bin/env bash
     set -euo pipefail
     if [ ! -x {{bin}}/python ]; then python3 -m venv {{venv}}; fi
-    if [ ! -f {{venv}}/.installed ] || [ pyproject.toml -nt {{venv}}/.installed ]; then
+    if [ ! -f {{venv}}/.installed ] || [ pyproject.toml -nt {{venv}}/.installed ] \
+        || [ constraints.txt -nt {{venv}}/.installed ]; then
         {{bin}}/python -m pip install -q --upgrade pip
-        {{bin}}/python -m pip install -q -e '.[test]'
+        {{bin}}/python -m pip install -q -c constraints.txt -e '.[test]'
         touch {{venv}}/.installed
     fi
+
+# refresh constraints.txt (the lock file) from pyproject.toml, keeping the pins that still fit;
+# `just lock --upgrade` moves every pin to the newest release, `--upgrade-package NAME` one
+lock *args: install
+    {{bin}}/python -m pip install -q 'uv>=0.5'
+    {{bin}}/uv pip compile --quiet pyproject.toml --extra test --universal --python-version 3.11 \
+        --custom-compile-command "just lock" -o constraints.txt {{args}}
 
 # bring the whole service up: API, worker and embedded S3 server
 up: install

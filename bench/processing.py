@@ -648,8 +648,8 @@ def report_throughput(
     )
     print(
         f"(cores busy = CPU seconds / seconds: below {cores} means the side did not use all the "
-        "cores: other jobs on the machine took them, or there were too few sessions to keep every "
-        "worker thread busy, since one session's pages are read one after the other on one thread)"
+        "cores: other jobs on the machine took them, or there were too few pages in flight to keep "
+        "every OCR engine busy)"
     )
     ratio = totals([s.part for s in served]).pages / totals([s.part for s in served]).seconds
     ratio /= totals(direct).pages / totals(direct).seconds

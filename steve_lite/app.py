@@ -18,7 +18,9 @@ from steve_lite import db as database
 from steve_lite.companies.routes import ROUTES as COMPANY_ROUTES
 from steve_lite.group_commit import GroupCommit
 from steve_lite.health import ROUTES as HEALTH_ROUTES
+from steve_lite.http import reference
 from steve_lite.http.cors import limit_cors_to_api
+from steve_lite.http.observe import observe_requests
 from steve_lite.http.openapi import SwaggerWithBodies, document_problems
 from steve_lite.http.problems import EXCEPTION_HANDLERS
 from steve_lite.http.request_id import add_response_headers
@@ -35,6 +37,13 @@ from steve_lite.webhooks.service import PROBE_THREADS
 from steve_lite.workflows.routes import ROUTES as WORKFLOW_ROUTES
 
 STATIC_DIR = Path(__file__).parent / "static"
+API_DESCRIPTION = (
+    "Self-hosted, wire-compatible Steve external integration API. List your workflows, open "
+    "an upload session, PUT each file to its presigned URL, submit, then poll the job or "
+    "receive a signed webhook. Every `/api/v1` route needs `Authorization: Bearer aok_...`; "
+    "errors are RFC 9457 problem documents (`application/problem+json`) carrying the "
+    "`requestId` that every response also sends as `Request-Id`."
+)
 SWAGGER = "/docs/static/swagger-ui"
 
 
@@ -59,7 +68,8 @@ def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="steve-lite",
         version=__version__,
-        description="Self-hosted, wire-compatible Steve external integration API.",
+        description=API_DESCRIPTION,
+        tags=reference.TAGS,
         path="/docs",
         render_plugins=[
             SwaggerWithBodies(
@@ -119,4 +129,5 @@ def create_app(
     )
     document_problems(app.openapi_schema)
     limit_cors_to_api(app)
+    observe_requests(app)
     return app

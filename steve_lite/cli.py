@@ -14,6 +14,8 @@ from pydantic import ValidationError
 from sqlite_utils import Database
 
 from steve_lite import db as database
+from steve_lite import metrics
+from steve_lite.backup import BackupError, BackupSummary, backup, restore
 from steve_lite.bootstrap import create_demo_company, prepare_database
 from steve_lite.companies import service as companies
 from steve_lite.log import configure_logging
@@ -103,7 +105,7 @@ def main(ctx: click.Context) -> None:
             f"STEVE_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
         )
         raise click.ClickException(f"invalid configuration: {problems}") from None
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     restrict_new_files()
     ctx.obj = Context(settings)
 
@@ -147,6 +149,7 @@ def worker(ctx: Context) -> None:
     from steve_lite.worker import run_worker
 
     ctx.db  # noqa: B018 - open and migrate before working
+    metrics.record_to_directory(metrics.worker_metrics_dir(ctx.settings))
     warn_if_private_webhooks(ctx.settings)
     try:
         run_worker(ctx.settings, configured_storage(ctx.settings))
@@ -180,6 +183,55 @@ def up(ctx: Context) -> None:
             err=False,
         )
     run_all(ctx.settings)
+
+
+@main.command(name="backup")
+@click.argument("destination", type=click.Path(path_type=Path))
+@click.option(
+    "--objects/--no-objects",
+    default=None,
+    help="Copy the uploaded files too (default: only from the embedded S3 server).",
+)
+@json_option
+@pass_context
+def backup_command(ctx: Context, destination: Path, objects: bool | None, as_json: bool) -> None:
+    """Back up the databases and uploaded files into DESTINATION (new or empty), while the
+    service runs."""
+    try:
+        summary = backup(ctx.settings, destination, objects=objects)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    report_backup("backed up", summary, as_json)
+
+
+@main.command(name="restore")
+@click.argument("source", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@json_option
+@pass_context
+def restore_command(ctx: Context, source: Path, as_json: bool) -> None:
+    """Restore the backup in SOURCE into the (empty) data directory, and its files into the
+    configured object storage."""
+    try:
+        summary = restore(ctx.settings, source)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    report_backup("restored", summary, as_json)
+
+
+def report_backup(done: str, summary: BackupSummary, as_json: bool) -> None:
+    data = {
+        "path": str(summary.path),
+        "sessions": summary.sessions,
+        "objects": summary.objects,
+        "objectBytes": summary.object_bytes,
+    }
+    if as_json:
+        emit_json(data)
+    else:
+        click.echo(
+            f"{done} {summary.sessions} session(s) and {summary.objects} object(s) "
+            f"({summary.object_bytes} bytes): {summary.path}"
+        )
 
 
 # ---------------------------------------------------------------- companies

@@ -3,26 +3,35 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import anyio
-from litestar import MediaType, Request, Response, get
+from litestar import Request, Response, get
+from prometheus_client import CONTENT_TYPE_LATEST
 
+from steve_lite import __version__
 from steve_lite.heartbeat import live_workers
+from steve_lite.http import reference as docs
 from steve_lite.http.openapi import add_request_bodies
+from steve_lite.http.reference import add_examples
+from steve_lite.metrics import exposition, worker_metrics_dir
+from steve_lite.metrics_state import StateCollector
 
 logger = logging.getLogger("steve_lite.health")
-STARTED = time.monotonic()
 
 
-@get("/healthz", include_in_schema=True)
+@get("/healthz", tags=[docs.SERVICE], summary="Liveness and version")
 async def healthz() -> dict[str, str]:
-    """The process is alive."""
-    return {"status": "ok"}
+    """The process is alive; the version it runs."""
+    return {"status": "ok", "version": __version__}
 
 
-@get("/readyz")
+@get(
+    "/readyz",
+    tags=[docs.SERVICE],
+    summary="Readiness",
+    responses={503: docs.NOT_READY},
+)
 async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     """The database and the object storage answer, and a worker has beaten recently (unless
     ``STEVE_READY_REQUIRES_WORKER`` is off)."""
@@ -52,29 +61,20 @@ def workers_alive(request: Request[Any, Any, Any]) -> bool:
     return live_workers(request.app.state.db, stale) > 0
 
 
-@get("/metrics", media_type=MediaType.TEXT)
-async def metrics(request: Request[Any, Any, Any]) -> str:
-    """Prometheus text: sessions, submissions and webhook deliveries by state."""
-    db = request.app.state.db
-    lines = [
-        "# HELP steve_uptime_seconds Seconds since this process started.",
-        "# TYPE steve_uptime_seconds gauge",
-        f"steve_uptime_seconds {time.monotonic() - STARTED:.3f}",
-    ]
-    for metric, sql in (
-        ("steve_sessions", "SELECT state, COUNT(*) FROM sessions GROUP BY state"),
-        ("steve_submissions", "SELECT status, COUNT(*) FROM submissions GROUP BY status"),
-        ("steve_webhook_events", "SELECT status, COUNT(*) FROM webhook_events GROUP BY status"),
-    ):
-        lines += [f"# HELP {metric} Rows by state.", f"# TYPE {metric} gauge"]
-        lines += [f'{metric}{{state="{state}"}} {count}' for state, count in db.execute(sql)]
-    return "\n".join(lines) + "\n"
+@get("/metrics", media_type=CONTENT_TYPE_LATEST, tags=[docs.SERVICE], summary="Prometheus metrics")
+async def metrics(request: Request[Any, Any, Any]) -> bytes:
+    """Prometheus text: the API's requests, the workers' processing and webhooks, the queue."""
+    state = request.app.state
+    return exposition(
+        StateCollector(state.db, state.queue),
+        worker_directory=worker_metrics_dir(state.settings),
+    )
 
 
 @get("/openapi.json", include_in_schema=False)
 async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the API."""
-    return add_request_bodies(request.app.openapi_schema.to_schema())
+    return add_examples(add_request_bodies(request.app.openapi_schema.to_schema()))
 
 
 ROUTES = [healthz, readyz, metrics, openapi_json]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +23,7 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     data_dir: Path = Path(".steve-data")
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
     error_type_base: str = DEFAULT_ERROR_TYPE_BASE
     max_body_bytes: int = 64 * 1024
 

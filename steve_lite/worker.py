@@ -30,6 +30,7 @@ def ocr_pool_for(settings: Settings) -> OcrPool:
         intra_op_threads=threads,
         memory_limit_bytes=settings.ocr_engine_memory_mb * 1024 * 1024,
         log_level=settings.log_level,
+        log_format=settings.log_format,
     )
     limits = OcrLimits(
         min_side=settings.ocr_min_side_px,
@@ -124,11 +125,12 @@ def run_worker(settings: Settings, storage: ObjectStorage) -> None:
     for _, thread in consumer.worker_threads:
         thread.join(timeout=0.5)  # idle threads notice the stop flag within a poll interval
     busy = any(thread.is_alive() for _, thread in consumer.worker_threads)
-    runtime.close()
-    logger.info("worker stopped")
     if busy:
-        # SIGTERM leaves tasks running in daemon threads, waiting on engine processes that are
-        # gone now. Their sessions keep a lease and are re-queued by the sweep, so leave now
-        # without the interpreter's teardown, as a clean exit.
+        # SIGTERM leaves tasks running in daemon threads, waiting on engine processes. Their
+        # sessions keep a lease and are re-queued by the sweep, so leave now without the
+        # interpreter's teardown, as a clean exit; the engine processes die with this one.
+        logger.info("worker stopped")
         logging.shutdown()
         os._exit(0)
+    runtime.close()
+    logger.info("worker stopped")

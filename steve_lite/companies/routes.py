@@ -8,6 +8,7 @@ from litestar import Request, get
 from litestar.params import FromQuery
 
 from steve_lite.companies import service
+from steve_lite.http import reference as docs
 from steve_lite.http.pagination import Pagination, page, paginate
 from steve_lite.security.api_keys import ApiKey
 
@@ -33,7 +34,13 @@ def company_json(row: dict[str, Any]) -> CompanyJson:
     }
 
 
-@get("/companies", opt={"legacy_keys": True})
+@get(
+    "/companies",
+    opt={"legacy_keys": True},
+    tags=[docs.COMPANIES],
+    summary="List companies",
+    description=docs.LIST_COMPANIES,
+)
 async def list_companies(
     request: Request[ApiKey, Any, Any],
     limit: FromQuery[int | None] = None,

@@ -26,6 +26,7 @@ from litestar.openapi.spec import (
 from pydantic import BaseModel
 
 from steve_lite.http.problems import PROBLEM_JSON
+from steve_lite.http.reference import add_examples
 
 API_PREFIX = "/api/v1/"
 PROBLEM_SCHEMA = "ProblemDetails"
@@ -163,4 +164,5 @@ class SwaggerWithBodies(SwaggerRenderPlugin):
     """Swagger UI on the document that :func:`add_request_bodies` completes."""
 
     def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
-        return super().render(request, add_request_bodies(copy.deepcopy(openapi_schema)))
+        document = add_request_bodies(copy.deepcopy(openapi_schema))
+        return super().render(request, add_examples(document))

@@ -8,6 +8,7 @@ from litestar import Request, get
 from litestar.params import FromPath
 
 from steve_lite.errors import NotFound
+from steve_lite.http import reference as docs
 from steve_lite.jobs.service import job_view, load_job
 from steve_lite.security.api_keys import ApiKey
 from steve_lite.sessions.schemas import WorkflowPin
@@ -31,7 +32,13 @@ class JobView(TypedDict):
     webhookDeliveryStatus: str | None
 
 
-@get("/jobs/{session_id:str}", opt={"legacy_keys": True})
+@get(
+    "/jobs/{session_id:str}",
+    opt={"legacy_keys": True},
+    tags=[docs.JOBS],
+    summary="Get a job",
+    description=docs.GET_JOB,
+)
 async def get_job(request: Request[ApiKey, Any, Any], session_id: FromPath[str]) -> JobView:
     """The session's state and, once processed, its result. Visible to the creating key only."""
     db = request.app.state.db

@@ -51,6 +51,7 @@ class EngineOptions:
     intra_op_threads: int = 1
     memory_limit_bytes: int | None = None
     log_level: str = "INFO"
+    log_format: str = "text"
     geometry: DetectorGeometry = field(default_factory=DetectorGeometry)
 
 
@@ -61,7 +62,7 @@ def serve_engine(conn: Connection, options: EngineOptions) -> None:
     if options.memory_limit_bytes:
         limit = options.memory_limit_bytes
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
-    configure_logging(options.log_level)
+    configure_logging(options.log_level, options.log_format)
     engine = OcrEngine(intra_op_threads=options.intra_op_threads, geometry=options.geometry)
     logger.info("OCR engine loaded (%s intra-op threads)", options.intra_op_threads)
     conn.send("ready")

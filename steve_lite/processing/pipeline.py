@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
+from steve_lite import metrics
 from steve_lite.clock import now_iso, to_iso, utcnow
 from steve_lite.db import transaction
 from steve_lite.processing import fraud
@@ -38,7 +40,8 @@ from steve_lite.processing.images import (
 from steve_lite.processing.ocr import OcrPage, document_confidence, document_result
 from steve_lite.processing.ocr_limits import PageShapeError
 from steve_lite.processing.ocr_pool import OcrFailure
-from steve_lite.processing.receipts import extract_receipt
+from steve_lite.processing.receipts import read_receipt, required_confidence
+from steve_lite.processing.receipts.decision import review_reasons
 from steve_lite.queue import PROCESS_RETRY_DELAY
 from steve_lite.storage.s3 import (
     ObjectChangedError,
@@ -73,8 +76,9 @@ class Outcome:
 
 def load_submitted(db: Database, session_id: str) -> dict[str, Any] | None:
     row = db.execute(
-        "SELECT s.*, sub.id AS submission_id, sub.status AS submission_status "
-        "FROM sessions s JOIN submissions sub ON sub.session_id = s.id WHERE s.id = ?",
+        "SELECT s.*, sub.id AS submission_id, sub.status AS submission_status, "
+        "w.slug AS workflow_slug FROM sessions s JOIN submissions sub ON sub.session_id = s.id "
+        "JOIN workflows w ON w.id = s.workflow_id WHERE s.id = ?",
         [session_id],
     ).fetchone()
     return dict(row) if row else None
@@ -188,7 +192,7 @@ def read_file(
         read = FileRead(index, hashed, photo=measure_photo(image))
     else:
         try:
-            page = runtime.ocr.read_page(image.image)
+            page = metrics.time_ocr_page(runtime.ocr.read_page, image.image)
         except (PageShapeError, OcrFailure) as exc:
             raise FileFailure(f"{file_name(file)}: {exc}") from None
         db.execute(
@@ -197,6 +201,7 @@ def read_file(
         )
         read = FileRead(index, hashed, page=page)
     renew_lease(db, session["id"], runtime.settings.processing_lease_seconds)
+    metrics.file_read(definition.slug, file["size_bytes"])
     return read
 
 
@@ -246,8 +251,15 @@ def run_processor(
     pages = [r.page for r in reads if r.page is not None]
     summary = {"pages": page_summaries(reads)}
     if definition.processor == "receipt-ocr":
-        data = extract_receipt(pages)
-        return data, round(document_confidence(pages), 4), summary
+        reading = read_receipt(pages)
+        index_of = [r.file_index for r in reads if r.page is not None]
+        evidence = {
+            name: {**found, "pageIndex": index_of[found["pageIndex"]]}
+            for name, found in reading.evidence.items()
+        }
+        summary = {**summary, "fieldEvidence": evidence, "fieldDoubts": reading.doubts}
+        confidence = required_confidence(reading.data, definition.required_fields())
+        return reading.data, round(confidence, 4), summary
     data = document_result(pages)
     for page, read in zip(data["pages"], reads, strict=True):
         page["pageIndex"] = read.file_index
@@ -286,7 +298,15 @@ def decide(
     missing = missing_required(definition, data)
     if missing:
         reasons.append("missing required fields: " + ", ".join(missing))
-    if confidence < definition.min_confidence:
+    doubts = summary.get("fieldDoubts", {})
+    if definition.processor == "receipt-ocr":
+        required = definition.required_fields()
+        reasons += [
+            reason
+            for reason in review_reasons(data, doubts, required, definition.min_confidence)
+            if not reason.endswith(": not found")
+        ]
+    elif confidence < definition.min_confidence:
         reasons.append(f"confidence {confidence:.2f} is below {definition.min_confidence:.2f}")
     if definition.processor == "compliance-vm" and not data["compliant"]:
         reasons.append("compliance checks failed")
@@ -295,7 +315,7 @@ def decide(
         "confidence": confidence,
         "fraudStatus": fraud_status,
         "fraudScore": fraud_score,
-        **summary,
+        **{name: value for name, value in summary.items() if name != "fieldDoubts"},
         "missingFields": missing,
         "reviewReasons": reasons,
     }
@@ -397,10 +417,12 @@ def process_session(runtime: Runtime, session_id: str) -> None:
         return
     settings = runtime.settings
     attempt = mark_started(db, session, settings.processing_lease_seconds)
+    started = time.perf_counter()
     try:
         outcome = process_files(runtime, session)
     except FileFailure as exc:
         fail(runtime, session, str(exc))
+        metrics.session_processed(session["workflow_slug"], "failed", started)
         return
     except StorageError:
         forgive_attempt(db, session_id)
@@ -414,11 +436,13 @@ def process_session(runtime: Runtime, session_id: str) -> None:
         )
         if attempt >= settings.processing_max_attempts:
             fail(runtime, session, INTERNAL_FAILURE_REASON.format(attempts=attempt))
+            metrics.session_processed(session["workflow_slug"], "failed", started)
         else:
             renew_lease(db, session_id, settings.processing_lease_seconds + PROCESS_RETRY_DELAY)
             runtime.queue.enqueue_processing(session_id, delay=PROCESS_RETRY_DELAY)
         return
     if finish_completed(db, session, outcome):
+        metrics.session_processed(session["workflow_slug"], outcome.status, started)
         logger.info("session %s completed: %s", session_id, outcome.status)
         dispatch_events(runtime, session_id)
     else:

@@ -17,9 +17,10 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlite_utils import Database
 
+from steve_lite import metrics
 from steve_lite.errors import Forbidden, KeyNotCompanyScoped, RateLimitExceeded, Unauthorized
 from steve_lite.http.request_id import add_headers_to_response, check_request_id
-from steve_lite.log import request_id_var
+from steve_lite.log import company_id_var, request_id_var
 from steve_lite.security.api_keys import ApiKey, find_key, hash_key, is_well_formed, touch_key
 from steve_lite.security.rate_limit import RateLimitState, hit
 
@@ -53,13 +54,16 @@ def record_use(
 class ApiKeyMiddleware(ASGIMiddleware):
     """400 for a bad ``X-Request-Id``, 401 / 403 for bad keys, then per-key rate limiting.
 
-    The request id goes into the logging context for everything the request logs."""
+    The request id, and the company once the key is known, go into the logging context for
+    everything the request logs."""
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         token = request_id_var.set(check_request_id(scope))
+        company_token = company_id_var.set(None)
         try:
             await self.authenticate(scope, receive, send, next_app)
         finally:
+            company_id_var.reset(company_token)
             request_id_var.reset(token)
 
     async def authenticate(
@@ -86,6 +90,7 @@ class ApiKeyMiddleware(ASGIMiddleware):
         if key.company_id is None and not scope["route_handler"].opt.get("legacy_keys"):
             raise KeyNotCompanyScoped("this route needs a key that belongs to a company")
         scope["user"] = key
+        company_id_var.set(key.company_id)
         bucket = bucket_of(scope)
         window = settings.rate_limit_window_seconds
         state = app.state.writes.add(
@@ -100,6 +105,7 @@ class ApiKeyMiddleware(ASGIMiddleware):
         )
         if state is not None:
             if not state.allowed:
+                metrics.rate_limit_refused(bucket)
                 raise RateLimitExceeded(
                     f"rate limit of {state.limit} requests per {window} s exceeded for bucket "
                     f"{bucket!r}",

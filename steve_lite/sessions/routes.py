@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.params import FromPath
 
+from steve_lite.http import reference as docs
 from steve_lite.http.bodies import read_json
 from steve_lite.security.api_keys import ApiKey
 from steve_lite.sessions import service
@@ -40,7 +41,14 @@ async def submit(
     return answer  # type: ignore[return-value]
 
 
-@post("/workflows/{slug:str}/sessions", opt={"bucket": "session"}, status_code=201)
+@post(
+    "/workflows/{slug:str}/sessions",
+    opt={"bucket": "session"},
+    status_code=201,
+    tags=[docs.SESSIONS],
+    summary="Create an upload session",
+    description=docs.CREATE_SESSION,
+)
 async def create_session(
     request: Request[ApiKey, Any, Any], slug: FromPath[str]
 ) -> Response[SessionCreated]:
@@ -52,6 +60,9 @@ async def create_session(
     "/workflows/{slug:str}/sessions/{session_id:str}/submit",
     opt={"bucket": "submit"},
     status_code=200,
+    tags=[docs.SESSIONS],
+    summary="Submit a session",
+    description=docs.SUBMIT_SESSION,
 )
 async def submit_session(
     request: Request[ApiKey, Any, Any], slug: FromPath[str], session_id: FromPath[str]
@@ -60,13 +71,27 @@ async def submit_session(
     return await submit(request, slug, session_id)
 
 
-@post("/ocr/sessions", opt={"bucket": "session"}, status_code=201)
+@post(
+    "/ocr/sessions",
+    opt={"bucket": "session"},
+    status_code=201,
+    tags=[docs.SESSION_SHORTCUTS],
+    summary="Create a document-ocr session",
+    description=docs.CREATE_SESSION,
+)
 async def create_ocr_session(request: Request[ApiKey, Any, Any]) -> Response[SessionCreated]:
     """Open a ``document-ocr`` session."""
     return await create(request, "document-ocr")
 
 
-@post("/ocr/sessions/{session_id:str}/submit", opt={"bucket": "submit"}, status_code=200)
+@post(
+    "/ocr/sessions/{session_id:str}/submit",
+    opt={"bucket": "submit"},
+    status_code=200,
+    tags=[docs.SESSION_SHORTCUTS],
+    summary="Submit a document-ocr session",
+    description=docs.SUBMIT_SESSION,
+)
 async def submit_ocr_session(
     request: Request[ApiKey, Any, Any], session_id: FromPath[str]
 ) -> SessionSubmitted:
@@ -74,7 +99,14 @@ async def submit_ocr_session(
     return await submit(request, "document-ocr", session_id)
 
 
-@post("/compliance/sessions", opt={"bucket": "session"}, status_code=201)
+@post(
+    "/compliance/sessions",
+    opt={"bucket": "session"},
+    status_code=201,
+    tags=[docs.SESSION_SHORTCUTS],
+    summary="Create a compliance-vm session",
+    description=docs.CREATE_SESSION,
+)
 async def create_compliance_session(
     request: Request[ApiKey, Any, Any],
 ) -> Response[SessionCreated]:
@@ -82,7 +114,14 @@ async def create_compliance_session(
     return await create(request, "compliance-vm")
 
 
-@post("/compliance/sessions/{session_id:str}/submit", opt={"bucket": "submit"}, status_code=200)
+@post(
+    "/compliance/sessions/{session_id:str}/submit",
+    opt={"bucket": "submit"},
+    status_code=200,
+    tags=[docs.SESSION_SHORTCUTS],
+    summary="Submit a compliance-vm session",
+    description=docs.SUBMIT_SESSION,
+)
 async def submit_compliance_session(
     request: Request[ApiKey, Any, Any], session_id: FromPath[str]
 ) -> SessionSubmitted:

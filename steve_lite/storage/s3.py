@@ -5,6 +5,7 @@ for `public_endpoint`, the address uploaders reach, because the URL's host is pa
 signature; signing is offline (`presign.Presigner`, the URLs minio would build).
 """
 
+import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -294,6 +295,15 @@ class ObjectStorage:
             return self._prober.bucket_exists(self.bucket)
         except Exception:
             return False
+
+    def upload(self, key: str, data: bytes, content_type: str) -> None:
+        """Store ``data`` as object ``key`` (server side: restores, never the request path)."""
+        try:
+            self._server.put_object(
+                self.bucket, key, io.BytesIO(data), len(data), content_type=content_type
+            )
+        except CLIENT_ERRORS as exc:
+            raise self._failure(f"uploading {key!r}", exc) from exc
 
     def _failure(self, action: str, exc: Exception) -> StorageError:
         """A StorageError naming what failed and why, without credentials or signatures."""

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from litestar import Request, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 
+from steve_lite.http import reference as docs
 from steve_lite.http.bodies import read_json
 from steve_lite.http.pagination import page
 from steve_lite.security.api_keys import ApiKey
@@ -38,7 +39,12 @@ def detail(request: Request[ApiKey, Any, Any], submission_id: str) -> Submission
     )
 
 
-@get("/submissions")
+@get(
+    "/submissions",
+    tags=[docs.SUBMISSIONS],
+    summary="List submissions",
+    description=docs.LIST_SUBMISSIONS,
+)
 async def list_submissions(
     request: Request[ApiKey, Any, Any],
     workflow: FromQuery[str | None] = None,
@@ -60,7 +66,12 @@ async def list_submissions(
     return page(items, next_cursor)  # type: ignore[return-value]
 
 
-@get("/submissions/{submission_id:str}")
+@get(
+    "/submissions/{submission_id:str}",
+    tags=[docs.SUBMISSIONS],
+    summary="Get a submission",
+    description=docs.GET_SUBMISSION,
+)
 async def get_submission(
     request: Request[ApiKey, Any, Any], submission_id: FromPath[str]
 ) -> SubmissionDetail:
@@ -87,7 +98,14 @@ async def review(
     return detail(request, submission_id)
 
 
-@post("/submissions/{submission_id:str}/approve", opt=REVIEW, status_code=200)
+@post(
+    "/submissions/{submission_id:str}/approve",
+    opt=REVIEW,
+    status_code=200,
+    tags=[docs.REVIEW],
+    summary="Approve a submission",
+    description=docs.APPROVE_SUBMISSION,
+)
 async def approve_submission(
     request: Request[ApiKey, Any, Any], submission_id: FromPath[str]
 ) -> SubmissionDetail:
@@ -95,7 +113,14 @@ async def approve_submission(
     return await review(request, submission_id, "approve", ApproveRequest)
 
 
-@post("/submissions/{submission_id:str}/reject", opt=REVIEW, status_code=200)
+@post(
+    "/submissions/{submission_id:str}/reject",
+    opt=REVIEW,
+    status_code=200,
+    tags=[docs.REVIEW],
+    summary="Reject a submission",
+    description=docs.REJECT_SUBMISSION,
+)
 async def reject_submission(
     request: Request[ApiKey, Any, Any], submission_id: FromPath[str]
 ) -> SubmissionDetail:
@@ -103,7 +128,14 @@ async def reject_submission(
     return await review(request, submission_id, "reject", RejectRequest)
 
 
-@post("/submissions/{submission_id:str}/cancel", opt=REVIEW, status_code=200)
+@post(
+    "/submissions/{submission_id:str}/cancel",
+    opt=REVIEW,
+    status_code=200,
+    tags=[docs.REVIEW],
+    summary="Cancel a submission",
+    description=docs.CANCEL_SUBMISSION,
+)
 async def cancel_submission(
     request: Request[ApiKey, Any, Any], submission_id: FromPath[str]
 ) -> SubmissionDetail:
@@ -111,7 +143,12 @@ async def cancel_submission(
     return await review(request, submission_id, "cancel", CancelRequest)
 
 
-@get("/submissions/{submission_id:str}/fraud-matches")
+@get(
+    "/submissions/{submission_id:str}/fraud-matches",
+    tags=[docs.FRAUD],
+    summary="List a submission's fraud matches",
+    description=docs.LIST_FRAUD_MATCHES,
+)
 async def list_fraud_matches(
     request: Request[ApiKey, Any, Any],
     submission_id: FromPath[str],
@@ -129,6 +166,9 @@ async def list_fraud_matches(
     "/submissions/{submission_id:str}/fraud-matches/{match_id:str}/resolve",
     opt=REVIEW,
     status_code=200,
+    tags=[docs.FRAUD],
+    summary="Resolve a fraud match",
+    description=docs.RESOLVE_FRAUD_MATCH,
 )
 async def resolve_fraud_match(
     request: Request[ApiKey, Any, Any], submission_id: FromPath[str], match_id: FromPath[str]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
+from steve_lite import metrics
 from steve_lite.clock import now_iso, parse_iso, to_iso, utcnow
 from steve_lite.db import transaction
 from steve_lite.webhooks.sender import SendResult, send_webhook
@@ -91,6 +92,7 @@ def deliver(runtime: Runtime, event_id: str) -> None:
         event["url"], body, headers, timeout=timeout, allow_private=settings.webhook_allow_private
     )
     retry_in = record_attempt(runtime.db, event, result, settings.retry_delays)
+    metrics.webhook_attempted(event, result.success, retry_in)
     logger.info(
         "webhook %s %s attempt %s: %s",
         event["id"],

@@ -9,6 +9,7 @@ import anyio
 from litestar import Request, post
 from pydantic import Field
 
+from steve_lite.http import reference as docs
 from steve_lite.http.bodies import read_json
 from steve_lite.security.api_keys import ApiKey
 from steve_lite.sessions.schemas import RequestModel
@@ -26,7 +27,14 @@ class WebhookTestResult(TypedDict):
     checkedAt: str
 
 
-@post("/webhooks/test", opt={"bucket": "webhook_test", "legacy_keys": True}, status_code=200)
+@post(
+    "/webhooks/test",
+    opt={"bucket": "webhook_test", "legacy_keys": True},
+    status_code=200,
+    tags=[docs.WEBHOOKS],
+    summary="Test a webhook URL",
+    description=docs.TEST_WEBHOOK,
+)
 async def post_webhook_test(request: Request[ApiKey, Any, Any]) -> WebhookTestResult:
     """Send an unsigned ``webhook.test`` event to a URL and report what happened."""
     body = await read_json(request, WebhookTestRequest)

@@ -9,6 +9,7 @@ from litestar.params import FromPath, FromQuery
 from sqlite_utils import Database
 
 from steve_lite.errors import NotFound
+from steve_lite.http import reference as docs
 from steve_lite.http.pagination import page, paginate
 from steve_lite.security.api_keys import ApiKey
 from steve_lite.workflows import service
@@ -32,7 +33,12 @@ def summary_json(db: Database, workflow: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@get("/workflows")
+@get(
+    "/workflows",
+    tags=[docs.WORKFLOWS],
+    summary="List your workflows",
+    description=docs.LIST_WORKFLOWS,
+)
 async def list_workflows(
     request: Request[ApiKey, Any, Any],
     limit: FromQuery[int | None] = None,
@@ -61,7 +67,12 @@ def assigned_or_404(request: Request[ApiKey, Any, Any], slug: str) -> dict[str, 
     return workflow
 
 
-@get("/workflows/{slug:str}")
+@get(
+    "/workflows/{slug:str}",
+    tags=[docs.WORKFLOWS],
+    summary="Get a workflow",
+    description=docs.GET_WORKFLOW,
+)
 async def get_workflow(request: Request[ApiKey, Any, Any], slug: FromPath[str]) -> WorkflowSummary:
     """The summary of the published version."""
     workflow = assigned_or_404(request, slug)
@@ -71,7 +82,12 @@ async def get_workflow(request: Request[ApiKey, Any, Any], slug: FromPath[str]) 
 MAX_VERSION = 2**63 - 1  # the largest SQLite integer: anything above cannot be looked up
 
 
-@get("/workflows/{slug:str}/versions/{version:int}")
+@get(
+    "/workflows/{slug:str}/versions/{version:int}",
+    tags=[docs.WORKFLOWS],
+    summary="Get a workflow version's contract",
+    description=docs.GET_WORKFLOW_VERSION,
+)
 async def get_workflow_version(
     request: Request[ApiKey, Any, Any], slug: FromPath[str], version: FromPath[int]
 ) -> WorkflowVersionJson:

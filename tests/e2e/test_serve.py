@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 from pathlib import Path
 
@@ -80,3 +81,45 @@ def test_two_processes_share_one_rate_limit_bucket(tmp_path: Path, embedded_s3: 
         first.stop()
         second.stop()
     assert statuses == [200] * 6 + [429, 429]
+
+
+def test_json_logs_carry_request_id_company_route_and_duration(
+    tmp_path: Path, embedded_s3: EmbeddedS3
+) -> None:
+    data_dir = tmp_path / "data"
+    key = make_key(data_dir)
+    company_id = run_json(data_dir, "companies", "list", "--json")["data"][0]["id"]
+    server = ServerProcess(data_dir, STEVE_LOG_FORMAT="json", **s3_env(embedded_s3)).wait_ready()
+    try:
+        headers = {"Authorization": f"Bearer {key}", "X-Request-Id": "trace-json-1"}
+        assert httpx.get(f"{server.url}/api/v1/jobs/ses_nope", headers=headers).status_code == 404
+    finally:
+        assert server.stop(signal.SIGTERM) == 0
+    lines = [line for line in server.output().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    [access] = [r for r in records if r.get("requestId") == "trace-json-1"]
+    assert access["logger"] == "steve_lite.access"
+    assert access["companyId"] == company_id
+    assert (access["route"], access["method"], access["status"]) == (
+        "/api/v1/jobs/{session_id}",
+        "GET",
+        404,
+    )
+    assert access["durationMs"] > 0
+    assert {r["level"] for r in records} <= {"DEBUG", "INFO", "WARNING", "ERROR"}
+    assert any(r["message"].startswith("serving the API") for r in records)
+
+
+def test_text_logs_stay_human_readable(tmp_path: Path, embedded_s3: EmbeddedS3) -> None:
+    data_dir = tmp_path / "data"
+    key = make_key(data_dir)
+    server = ServerProcess(data_dir, **s3_env(embedded_s3)).wait_ready()
+    try:
+        headers = {"Authorization": f"Bearer {key}", "X-Request-Id": "trace-text-1"}
+        assert httpx.get(f"{server.url}/api/v1/workflows", headers=headers).status_code == 200
+    finally:
+        server.stop(signal.SIGTERM)
+    output = server.output()
+    assert " INFO steve_lite.runner [-] serving the API on http://" in output
+    assert "{" not in output.splitlines()[0]
+    assert "trace-text-1" not in output  # no access lines below DEBUG

@@ -3,6 +3,7 @@ the API, prints the demo key on the first run only, and stops everything on SIGT
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -76,7 +77,7 @@ def is_running(proc: Proc) -> bool:
 class Up:
     """``steve-lite up`` on a free port with its own data dir; stdout and stderr kept apart."""
 
-    def __init__(self, data_dir: Path, *, new_session: bool = False) -> None:
+    def __init__(self, data_dir: Path, *, new_session: bool = False, **env: str) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -86,7 +87,7 @@ class Up:
         with self.stdout_path.open("w") as out, self.stderr_path.open("w") as err:
             self.process = subprocess.Popen(
                 [STEVE_LITE, "up"],
-                env=cli_env(data_dir, STEVE_PORT=str(self.port)),  # no STEVE_EMBEDDED_S3_PORT
+                env=cli_env(data_dir, STEVE_PORT=str(self.port), **env),  # no embedded S3 port
                 stdout=out,
                 stderr=err,
                 start_new_session=new_session,  # its own process group, as in a terminal
@@ -320,6 +321,32 @@ def test_up_starts_again_at_once_after_its_whole_group_was_killed(tmp_path: Path
     finally:
         code = second.stop()
     assert code == 0, second.stderr
+
+
+def test_json_logs_of_up_are_json_from_every_process(tmp_path: Path) -> None:
+    """API, worker and OCR engine processes all log JSON lines on stderr; the demo key banner
+    stays on stdout."""
+    up = Up(tmp_path / "data", STEVE_LOG_FORMAT="json", STEVE_WORKERS="1")
+    try:
+        up.wait_ready()
+        key = KEY_PATTERN.search(up.stdout)
+        assert key is not None
+        deadline = time.monotonic() + 60
+        while "OCR engine loaded" not in up.stderr and time.monotonic() < deadline:
+            time.sleep(0.2)
+        with client(up, key.group()) as api:
+            assert api.get("/api/v1/workflows").status_code == 200
+    finally:
+        assert up.stop() == 0
+    records = [json.loads(line) for line in up.stderr.splitlines() if line.strip()]
+    loggers = {record["logger"] for record in records}
+    assert {"steve_lite.access", "steve_lite.worker", "steve_lite.ocr", "steve_lite.runner"} <= (
+        loggers
+    )
+    access = [r for r in records if r["logger"] == "steve_lite.access"]
+    assert [(r["route"], r["status"]) for r in access if r["route"].startswith("/api/")] == [
+        ("/api/v1/workflows", 200)
+    ]
 
 
 def loose_paths(data_dir: Path, *, weed_running: bool = False) -> list[str]:

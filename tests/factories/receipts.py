@@ -3,11 +3,15 @@
 `random_receipt_spec(seed)` picks a country profile (currency, number and date conventions,
 labels), a merchant, 2..6 items whose sum is the total, a layout and a font;
 `render_receipt(spec)` draws it on white paper laid on a grey table and returns JPEG bytes.
+
+`awkward=True` adds what real receipts showed the plain ones lack: a date glued to its time
+and a label glued to its amount (`TOTAL:12.50`), several totals on one receipt (a total before
+rounding, a rounding row and the rounded total), and tall narrow paper.
 """
 
 import datetime as dt
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from PIL import Image, ImageDraw
 
@@ -67,6 +71,9 @@ class ReceiptSpec:
     layout: str = "centered"
     font_path: str | None = None
     extra_lines: list[str] = field(default_factory=list)
+    glued: bool = False
+    rounding: float = 0.0
+    paper_width: int = 600
 
     @property
     def decimals(self) -> int:
@@ -384,10 +391,13 @@ PROFILES = (
 )
 
 
-def random_receipt_spec(seed: int, *, currency: str | None = None) -> ReceiptSpec:
+def random_receipt_spec(
+    seed: int, *, currency: str | None = None, awkward: bool = False
+) -> ReceiptSpec:
     """A reproducible random receipt: profile, merchant, items, date, layout and font.
 
-    `currency` restricts the choice to the country profiles that use it.
+    `currency` restricts the choice to the country profiles that use it; `awkward` adds glued
+    tokens, a rounding step with several totals and narrow paper (see the module docstring).
     """
     rng = random.Random(seed)
     profiles = [profile for profile in PROFILES if currency in (None, profile.currency)]
@@ -400,12 +410,12 @@ def random_receipt_spec(seed: int, *, currency: str | None = None) -> ReceiptSpe
     mark, position = rng.choice(profile.marks)
     merchant = rng.choice(profile.merchants)
     fonts = [path for path in available_fonts() if has_glyphs(load_font(path, 22), mark)]
-    return ReceiptSpec(
+    spec = ReceiptSpec(
         merchant=merchant.upper() if rng.random() < 0.3 else merchant,
         items=items,
         total=total,
         currency=profile.currency,
-        date=dt.date(2024, 1, 1) + dt.timedelta(days=rng.randrange(3 * 365)),
+        date=dt.date(2023, 1, 1) + dt.timedelta(days=rng.randrange(3 * 365)),
         date_format=rng.choice(profile.date_formats),
         amount_format=rng.choice(profile.amount_formats),
         receipt_number=fill_pattern(rng, rng.choice(profile.receipt_number_patterns)),
@@ -426,6 +436,17 @@ def random_receipt_spec(seed: int, *, currency: str | None = None) -> ReceiptSpe
         layout=rng.choice(LAYOUTS),
         font_path=rng.choice(fonts),
         extra_lines=rng.sample(["Cashier: Anna", "Thank you!", "Please come again"], k=2),
+    )
+    if not awkward:
+        return spec
+    rounded = round(round(total * 20) / 20, decimals) if decimals else total
+    rounds = rng.random() < 0.5 and rounded != total
+    return replace(
+        spec,
+        glued=rng.random() < 0.5,
+        rounding=round(rounded - total, 2) if rounds else 0.0,
+        total=rounded if rounds else total,
+        paper_width=rng.choice((600, 440)),
     )
 
 
@@ -494,14 +515,15 @@ class Row:
 def receipt_rows(spec: ReceiptSpec) -> list[Row]:
     """The rows of the receipt, top to bottom, following its layout."""
     header_align = "left" if spec.layout == "left" else "center"
-    tax = round(spec.total * spec.tax_rate / (100 + spec.tax_rate), spec.decimals)
+    before_rounding = round(spec.total - spec.rounding, spec.decimals)
+    tax = round(before_rounding * spec.tax_rate / (100 + spec.tax_rate), spec.decimals)
     rows = [
         Row(spec.merchant, align=header_align, style="title"),
         Row(spec.address, align=header_align),
         Row(spec.phone, align=header_align),
         Row(f"{spec.tax_id_label} {spec.tax_id}", align=header_align),
         Row(""),
-        Row(f"{spec.date_label} {spec.date_text}".strip(), spec.time_text),
+        date_row(spec),
         Row(f"{spec.receipt_label} {spec.receipt_number}"),
         Row("-" * 40, style="rule"),
     ]
@@ -515,12 +537,21 @@ def receipt_rows(spec: ReceiptSpec) -> list[Row]:
     rows += [
         Row("-" * 40, style="rule"),
         Row(
-            spec.subtotal_label, format_amount(spec.total - tax, spec.amount_format, spec.decimals)
+            spec.subtotal_label,
+            format_amount(before_rounding - tax, spec.amount_format, spec.decimals),
         ),
         Row(spec.tax_label, format_amount(tax, spec.amount_format, spec.decimals)),
-        Row(spec.total_label, money(spec, spec.total), style="bold"),
-        Row(""),
     ]
+    if spec.rounding:
+        rows += [
+            Row(f"{spec.total_label} incl. tax", money(spec, before_rounding)),
+            Row("Rounding", format_amount(spec.rounding, spec.amount_format, spec.decimals)),
+        ]
+    if spec.glued:
+        rows.append(Row(f"{spec.total_label}:{money(spec, spec.total)}", style="bold"))
+    else:
+        rows.append(Row(spec.total_label, money(spec, spec.total), style="bold"))
+    rows.append(Row(""))
     if spec.payment == "card":
         rows.append(Row("CARD", format_amount(spec.total, spec.amount_format, spec.decimals)))
     elif spec.payment == "cash":
@@ -533,15 +564,24 @@ def receipt_rows(spec: ReceiptSpec) -> list[Row]:
     return rows
 
 
+def date_row(spec: ReceiptSpec) -> Row:
+    """The date row: label, date and time, the time glued to the date on glued receipts."""
+    if spec.glued:
+        return Row(f"{spec.date_label} {spec.date_text}{spec.time_text}".strip())
+    return Row(f"{spec.date_label} {spec.date_text}".strip(), spec.time_text)
+
+
 def render_receipt(
     spec: ReceiptSpec,
     *,
     font_path: str | None = None,
     rotate_degrees: float = 0.0,
     jpeg_quality: int = 85,
-    width: int = 600,
+    width: int | None = None,
 ) -> bytes:
-    """A JPEG photo of the receipt: `width` px of white paper on a grey table, maybe rotated."""
+    """A JPEG photo of the receipt: `width` px (default: the spec's paper width) of white paper
+    on a grey table, maybe rotated."""
+    width = width or spec.paper_width
     regular_path = font_path or spec.font_path or default_font_path()
     base_size = max(16, width // 27)
     fonts = {

@@ -154,7 +154,9 @@ def fuzz_server(
     )
     tenant = make_tenant(open_database(settings_))
     log_level = os.environ.get("STEVE_LOG_LEVEL", "INFO")  # bench/harden.py: DEBUG
-    server = ServerProcess(data_dir, **env, **RATE_LIMITS, STEVE_LOG_LEVEL=log_level)
+    # No worker runs here (see above): readiness must not wait for one.
+    no_worker = {"STEVE_READY_REQUIRES_WORKER": "false"}
+    server = ServerProcess(data_dir, **env, **RATE_LIMITS, **no_worker, STEVE_LOG_LEVEL=log_level)
     try:
         server.wait_ready()
         storage = embedded_s3.storage(bucket=env["STEVE_S3_BUCKET"])

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+from steve_lite import __version__
 from steve_lite import db as database
 from steve_lite.security.api_keys import hash_key
 from tests.support.cli import run_cli, run_json
@@ -118,3 +119,7 @@ def test_bad_configuration_is_reported(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "companies", "list", check=False, STEVE_PORT="nope")
     assert result.returncode == 1
     assert "STEVE_PORT" in result.stderr
+
+
+def test_version(tmp_path: Path) -> None:
+    assert run_cli(tmp_path, "--version").stdout.strip() == f"steve-lite, version {__version__}"

@@ -69,11 +69,12 @@ def test_dependencies_are_installed_before_the_code_is_copied() -> None:
     build = next(stage for stage in read_stages() if stage.name == "build")
     steps = [(i.keyword, i.arguments) for i in build.instructions]
     copies = [n for n, (keyword, _) in enumerate(steps) if keyword == "COPY"]
-    assert steps[copies[0]][1].split()[:-1] == ["pyproject.toml"], "only pyproject.toml first"
+    first = steps[copies[0]][1].split()[:-1]
+    assert first == ["pyproject.toml", "constraints.txt"], "only the dependency lists first"
     code = next(n for n in copies if "steve_lite" in steps[n][1])
     installs = [n for n, (k, a) in enumerate(steps) if k == "RUN" and " install " in a]
     assert installs[0] < code < installs[-1]
-    assert "-r requirements.txt" in steps[installs[0]][1]
+    assert "-c constraints.txt -r requirements.txt" in steps[installs[0]][1]
     assert "--no-deps ." in steps[installs[-1]][1]
 
 

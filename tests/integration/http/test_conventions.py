@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from steve_lite import __version__
 from tests.support.api import LiveApi, make_settings, start_live_api
 
 CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$|^\$schema$")
@@ -99,6 +100,7 @@ def test_responses_and_openapi_are_camel_case(live_api: LiveApi) -> None:
     assert {"publishedVersion", "contractUrl", "nextCursor", "hasMore"} <= properties
     assert all(CAMEL.match(name) for name in properties), properties
     assert "/api/v1/workflows/{slug}" in schema["paths"]
+    assert schema["info"]["version"] == __version__
 
 
 def test_docs_page_uses_no_cdn(live_api: LiveApi) -> None:
@@ -115,11 +117,12 @@ def test_docs_page_uses_no_cdn(live_api: LiveApi) -> None:
 
 def test_health_and_metrics(live_api: LiveApi) -> None:
     with live_api.client() as client:
-        assert client.get("/healthz").json() == {"status": "ok"}
+        assert client.get("/healthz").json() == {"status": "ok", "version": __version__}
         ready = client.get("/readyz")
         metrics = client.get("/metrics")
     assert ready.status_code == 200 and ready.json()["checks"]["database"] is True
-    assert "steve_uptime_seconds" in metrics.text
+    assert "steve_build_info" in metrics.text
+    assert "process_start_time_seconds" in metrics.text
 
 
 def test_unexpected_errors_are_logged_with_the_request_id_and_hidden(

@@ -84,6 +84,9 @@ def test_document_pages_come_back_as_text_per_page_in_order(worker_stack: Worker
     assert event_types(api.db, session["submissionId"]) == PROCESSED_EVENTS
 
 
+FIELD_NAMES = ("merchantName", "totalAmount", "currency", "purchaseDate", "receiptNumber", "taxId")
+
+
 def test_receipt_fields_are_extracted_exactly(worker_stack: WorkerStack) -> None:
     api = worker_stack.api
     tenant = api.tenant()
@@ -93,8 +96,17 @@ def test_receipt_fields_are_extracted_exactly(worker_stack: WorkerStack) -> None
     ]  # all queued at once: the worker's two threads share them
     for spec, session in zip(specs, sessions, strict=True):
         job = wait_for_job(api, tenant, session["sessionId"])
-        assert (job["state"], job["submissionStatus"]) == ("completed", "approved"), job
+        assert job["state"] == "completed", job
+        reasons = job["result"]["reviewReasons"]
+        assert job["submissionStatus"] == ("review" if reasons else "approved")
+        # a doubt names its field: only merchants without a legal-entity suffix are doubted here
+        assert all(reason.startswith("merchantName: ") for reason in reasons), reasons
         data = job["result"]["extractedData"]
+        evidence = job["result"]["fieldEvidence"]
+        assert set(evidence) == {name for name in FIELD_NAMES if data[name] is not None}
+        assert evidence["totalAmount"]["pageIndex"] == 0
+        assert len(evidence["totalAmount"]["box"]) == 4
+        assert spec.total_label.split()[0].casefold() in evidence["totalAmount"]["text"].casefold()
         assert data["totalAmount"] == spec.total
         assert data["currency"] == spec.currency
         assert data["purchaseDate"] == spec.date.isoformat()
@@ -118,9 +130,10 @@ def test_a_receipt_without_required_fields_goes_to_review(worker_stack: WorkerSt
     assert (job["state"], job["submissionStatus"]) == ("completed", "review")
     result = job["result"]
     assert result["missingFields"] == ["totalAmount", "currency", "purchaseDate"]
-    assert result["reviewReasons"] == [
+    assert result["reviewReasons"][0] == (
         "missing required fields: totalAmount, currency, purchaseDate"
-    ]
+    )
+    assert all(reason.startswith("merchantName: ") for reason in result["reviewReasons"][1:])
     data = result["extractedData"]
     assert (data["totalAmount"], data["currency"], data["purchaseDate"]) == (None, None, None)
     assert result["fraudStatus"] == "clean"

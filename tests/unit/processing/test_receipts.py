@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from steve_lite.processing.ocr import OcrEngine, OcrLine, OcrPage, assemble_page
-from steve_lite.processing.receipts import INFERRED_FACTOR, extract_receipt
+from steve_lite.processing.receipts import extract_receipt, read_receipt
 from tests.factories.pages import DEJAVU_DIR
 from tests.factories.receipts import ReceiptSpec, random_receipt_spec, render_receipt
 
@@ -68,7 +68,7 @@ def test_total_is_read_in_every_number_convention(
 ) -> None:
     result = extract("Corner Shop", ("Bread", "2.00"), total_row)
     assert result["totalAmount"] == expected
-    assert result["fieldConfidence"]["totalAmount"] == 0.95
+    assert 0 < result["fieldConfidence"]["totalAmount"] <= 1
 
 
 def test_grand_total_wins_over_subtotal_tax_and_payment_lines() -> None:
@@ -110,7 +110,8 @@ def test_without_a_total_label_the_largest_amount_near_the_bottom_is_inferred() 
         ("CASH", "20.00"),
     )
     assert result["totalAmount"] == 9.50
-    assert result["fieldConfidence"]["totalAmount"] == pytest.approx(0.95 * INFERRED_FACTOR)
+    labelled = extract("Corner Shop", ("Bread", "2.00"), ("Cheese", "6.50"), ("TOTAL", "8.50"))
+    assert result["fieldConfidence"]["totalAmount"] < labelled["fieldConfidence"]["totalAmount"]
 
 
 def test_a_total_that_lost_its_decimal_separator_is_kept_only_when_items_confirm_it() -> None:
@@ -156,10 +157,14 @@ def test_dates_are_read_in_every_order(date_row: str, currency_row: str, expecte
     assert result["purchaseDate"] == expected
 
 
-def test_an_ambiguous_day_month_order_lowers_the_date_confidence() -> None:
-    certain = extract("Shop", "25/03/2026", "TOTAL EUR 1.00")
-    guessed = extract("Shop", "05/03/2026", "TOTAL EUR 1.00")
-    assert guessed["fieldConfidence"]["purchaseDate"] < certain["fieldConfidence"]["purchaseDate"]
+def test_an_ambiguous_day_month_order_is_a_doubt_and_lowers_the_date_evidence() -> None:
+    certain = read_receipt([page_of("Shop", "25/03/2026", "TOTAL EUR 1.00")])
+    guessed = read_receipt([page_of("Shop", "05/03/2026", "TOTAL EUR 1.00")])
+    assert guessed.scores["purchaseDate"] < certain.scores["purchaseDate"]
+    assert guessed.doubts["purchaseDate"] == "day and month order is a guess"
+    assert certain.doubts["purchaseDate"] == "no date label"
+    confidence = "fieldConfidence"
+    assert guessed.data[confidence]["purchaseDate"] <= certain.data[confidence]["purchaseDate"]
 
 
 def test_a_labelled_date_wins_over_other_dates() -> None:
@@ -195,7 +200,7 @@ def test_impossible_dates_and_tax_ids_are_not_dates() -> None:
 def test_currency_comes_from_codes_and_symbols(total_row: str, currency: str) -> None:
     result = extract("Shop", ("Bread", "12.50"), total_row)
     assert result["currency"] == currency
-    assert result["fieldConfidence"]["currency"] == 0.95
+    assert result["fieldConfidence"]["currency"] >= 0.9
 
 
 @pytest.mark.parametrize(
@@ -204,7 +209,8 @@ def test_currency_comes_from_codes_and_symbols(total_row: str, currency: str) ->
 def test_dollar_and_krona_signs_alone_are_inferred(total_row: str, currency: str) -> None:
     result = extract("Shop", total_row)
     assert result["currency"] == currency
-    assert result["fieldConfidence"]["currency"] == pytest.approx(0.95 * INFERRED_FACTOR)
+    printed = extract("Shop", f"TOTAL {currency} 12.50")
+    assert result["fieldConfidence"]["currency"] <= printed["fieldConfidence"]["currency"]
 
 
 @pytest.mark.parametrize(
@@ -223,7 +229,8 @@ def test_without_a_code_or_clear_symbol_the_tax_id_country_gives_the_currency(
 ) -> None:
     result = extract("Shop", tax_row, total_row)
     assert result["currency"] == currency
-    assert result["fieldConfidence"]["currency"] == pytest.approx(0.95 * INFERRED_FACTOR)
+    printed = extract("Shop", tax_row, f"TOTAL {currency} 12.50")
+    assert result["fieldConfidence"]["currency"] <= printed["fieldConfidence"]["currency"]
 
 
 def test_a_receipt_without_currency_marks_has_no_currency() -> None:

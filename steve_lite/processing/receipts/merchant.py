@@ -1,0 +1,204 @@
+"""The merchant: the business name block at the top of the receipt.
+
+Rows near the top that read like a name are candidates; addresses, phone and web lines, tax and
+registration numbers, dates, cashier and customer lines and headings (TAX INVOICE, RECEIPT) are
+not. A legal-entity suffix (SDN BHD, GmbH, Sp. z o.o., LLC, Ltd, S.A., ...) is a strong sign;
+without one the most prominent (tallest) candidate wins. A name that runs over two rows is
+joined: when the row after it carries the legal suffix the name lacks, or is as tall. A name
+may start with a digit (`99 SPEED MART S/B`). Registration numbers printed after the name
+(`(126926-H)`) are cut off.
+"""
+
+import re
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from steve_lite.processing.receipts.dates import dates_in
+from steve_lite.processing.receipts.identifiers import RECEIPT_NUMBER_PATTERNS, is_tax_id_row
+from steve_lite.processing.receipts.rows import Row
+from steve_lite.processing.receipts.text import fold, words_of
+
+MERCHANT_SEARCH_ROWS = 8
+MAX_NAME_ROWS = 3
+LEGAL_FORM = re.compile(
+    r"(?<![A-Z])(?:SDN\.?\s*BHD|S/B|BHD|BERHAD|GMBH|MBH|AG|KG|OHG|UG|SP\.?\s*Z\s*O\.?\s*O|S\.?\s?A"
+    r"|S\.?R\.?L|S\.?P\.?A|S\.?A\.?S|SARL|B\.?V|N\.?V|LLC|L\.?L\.?C|INC|CORP|LTD|LIMITED|PLC|PTY|PTE"
+    r"|AB|A/S|APS|ASA|OY|OYJ|KFT|ZRT|S\.?R\.?O|K\.?K|TBK|PVT)\.?(?![A-Z])"
+)
+LEGAL_SUFFIX = re.compile(
+    r"(?<![A-Z])(?:SDN\.?\s*BHD|S/B|BHD|BERHAD|GMBH|MBH|AG|KG|OHG|E\.?\s?K|UG|SP\.?\s*Z\s*O\.?\s*O"
+    r"|S\.?\s?A|S\.?\s?L|S\.?R\.?L|S\.?P\.?A|S\.?A\.?S|SARL|B\.?V|N\.?V|LLC|L\.?L\.?C|INC|CORP"
+    r"|LTD|LIMITED|PLC|PTY|PTE|CO|COMPANY|ENTERPRISES?|TRADING|AB|A/S|APS|ASA|OY|OYJ|KFT|ZRT"
+    r"|S\.?R\.?O|SPOLKA|K\.?K|PT|TBK|PVT)\.?(?![A-Z])"
+)
+ADDRESS_PATTERN = re.compile(
+    r"\b(?:street|st\.|str\.|road|rd\.?|avenue|ave\.?|blvd|boulevard|lane|drive|highway|way"
+    r"|ul\.|al\.|pl\.|plac|via|viale|piazza|corso|rue|avenida|calle|suite|floor|flr|lot|jalan"
+    r"|jln|taman|tmn|lorong|persiaran|no\.|blok|block|unit|level|kawasan|bandar|seksyen|mukim)"
+    r"(?!\w)"
+    r"|(?:stra(?:ß|ss)e|gatan|gade|vej|weg|platz|allee|gasse|laan|straat)\s*\d"
+    r"|\b\d{2}-\d{3}\b|\b\d{5}\b",
+    re.IGNORECASE,
+)
+CONTACT_PATTERN = re.compile(
+    r"\b(?:tel|phone|ph|tlf|fax|telefon|mob|hp|email|e-mail|www|website)\b|@|\+\d|\(\d{3}\)"
+    r"|https?:|\.com\b|\.my\b|\b\d{2,4}[- ]\d{3,4}[- ]?\d{3,4}\b",
+    re.IGNORECASE,
+)
+REGISTRATION = re.compile(
+    r"\(?\s*(?:co\.?\s*(?:reg\.?\s*)?no\.?|company\s*(?:reg\.?\s*)?no\.?|reg\.?\s*no\.?|roc\s*no\.?"
+    r"|ssm)?\s*[:.]?\s*\d{3,}[\s-]*[A-Z]?\s*\)?\s*$",
+    re.IGNORECASE,
+)
+REGISTRATION_ROW = re.compile(
+    r"^\W*(?:co\.?|company|companyno|reg|roc|gst|sst|business)\b.*\d|^\W*\(?\d{4,}[\s-]*[A-Z]?\)?\W*$",
+    re.IGNORECASE,
+)
+HEADER_WORDS = frozenset(
+    {"RECEIPT", "INVOICE", "TAX", "SALES", "WELCOME", "COPY", "DUPLICATE", "ORDER", "PARAGON"}
+    | {"FISKALNY", "KASSENBON", "RECHNUNG", "QUITTUNG", "BON", "SCONTRINO", "FATTURA", "KVITTO"}
+    | {"CUSTOMER", "ORIGINAL", "SIMPLIFIED", "OFFICIAL", "CASH", "SALE", "BILL", "CHECK", "NOTE"}
+    | {"ADJUSTMENT", "RESIT", "FULL", "TO", "THE", "AND", "OF", "CREDIT", "DEBIT", "SLIP"}
+    | {"DOCUMENTO", "COMMERCIALE", "TICKET", "FACTURE", "FACTURA", "SIMPLIFICADA", "KVITTERING"}
+    | {"GST", "SST", "VAT", "REF", "NO", "COMPANY", "REG", "ID", "NUMBER", "ROC", "THANK", "YOU"}
+    | {"VISIT", "AGAIN", "PLEASE", "COME", "US", "DO", "FOR", "YOUR", "A", "CO", "COMPANYNO"}
+)
+OWNER_PREFIX = re.compile(
+    r"^\s*(?:owned\s+by|own\s+by|operated\s+by|managed\s+by|a\s+member\s+of)\s*[:.]?\s*", re.I
+)
+THANKS = re.compile(r"\b(?:thank|terima kasih|danke|merci|grazie|gracias|dziekujemy)", re.I)
+PERSON_LINE = re.compile(
+    r"^\s*(?:cashier|casher|served by|server|staff|operator|kasjer|kassierer|name|customer"
+    r"|member|table|pos|terminal|counter)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class MerchantFinding:
+    """The merchant name and the evidence for it."""
+
+    value: str
+    row_index: int
+    rows: int
+    legal_suffix: bool
+    prominent: bool
+    candidates: int
+
+
+def is_name_like(raw: str) -> bool:
+    """Whether a top row could be the merchant's name rather than an address, number or label."""
+    if REGISTRATION_ROW.search(raw) or CONTACT_PATTERN.search(raw):
+        return False
+    text = tidy_name(raw)
+    letters = sum(char.isalpha() for char in text)
+    digits = sum(char.isdigit() for char in text)
+    if letters < 3 or digits > 0.4 * (letters + digits):
+        return False
+    if CONTACT_PATTERN.search(text) or PERSON_LINE.search(text) or REGISTRATION_ROW.search(text):
+        return False
+    if THANKS.search(text) or "CARELINE" in text.upper():
+        return False
+    if ADDRESS_PATTERN.search(text) and (digits or "," in text):
+        return False
+    if dates_in(text) or is_tax_id_row(text):
+        return False
+    if any(pattern.search(text) for pattern in RECEIPT_NUMBER_PATTERNS):
+        return False
+    words = words_of(text)
+    if re.fullmatch(r"[A-Z]{1,3}\d+[A-Z\d]*", text.strip()):
+        return False
+    return not set(words) <= HEADER_WORDS
+
+
+def has_legal_suffix(text: str) -> bool:
+    """Whether the row carries a legal-entity suffix or a business word (TRADING, ENTERPRISE)."""
+    return bool(LEGAL_SUFFIX.search(fold(undo_legal_form_slips(text))))
+
+
+def has_legal_form(text: str) -> bool:
+    """Whether the row carries a legal form proper (SDN BHD, GmbH, LLC, Ltd, S.A., ...)."""
+    return bool(LEGAL_FORM.search(fold(undo_legal_form_slips(text))))
+
+
+def find_merchant(rows: Sequence[Row]) -> MerchantFinding | None:
+    """The merchant name block (see the module rules)."""
+    top = rows[:MERCHANT_SEARCH_ROWS]
+    candidates = [index for index, row in enumerate(top) if is_name_like(row.text)]
+    if not candidates:
+        return None
+    median_height = statistics.median(row.height for row in rows)
+    formed = [index for index in candidates if has_legal_form(top[index].text)]
+    suffixed = formed or [index for index in candidates if has_legal_suffix(top[index].text)]
+    tallest = max(top[index].height for index in candidates)
+    if suffixed:
+        last = suffixed[0]
+        first = last
+        while (
+            first - 1 in candidates
+            and last - first < MAX_NAME_ROWS - 1
+            and continues(top[first - 1].text, top[first].text)
+        ):
+            first -= 1  # the name runs over from the rows above
+    else:
+        first = next(index for index in candidates if top[index].height >= 0.9 * tallest)
+        last = first
+        following = first + 1
+        if (
+            following in candidates
+            and top[first].height > 1.2 * median_height
+            and top[following].height >= 0.9 * top[first].height
+        ):
+            last = following
+    name = " ".join(tidy_name(top[index].text) for index in range(first, last + 1))
+    prominent = top[first].height >= 0.9 * tallest and top[first].height > 1.1 * median_height
+    return MerchantFinding(
+        value=tidy_name(name),
+        row_index=first,
+        rows=last - first + 1,
+        legal_suffix=bool(suffixed),
+        prominent=prominent,
+        candidates=len(candidates),
+    )
+
+
+def continues(above: str, below: str) -> bool:
+    """Whether the row below carries on the name of the row above: it holds little more than
+    the legal part (`CO. (M) SDN BHD`), closes a parenthesis the row above opened, or the row
+    above ends with a joining character."""
+    match = LEGAL_SUFFIX.search(fold(below))
+    head = fold(below)[: match.start()] if match else fold(below)
+    fragment = len(re.findall(r"[A-Z]{2,}", head)) <= 1
+    unclosed = above.count("(") > above.count(")")
+    return fragment or unclosed or above.rstrip().endswith(("&", "-", ",", "+"))
+
+
+LEGAL_FORM_SLIPS = (
+    (re.compile(r"(?<![A-Za-z0-9])[S5]\s?/\s?[B8](?![A-Za-z0-9])"), "S/B"),
+    (re.compile(r"(?<![A-Za-z])S[DI0O]N\.?(\s*)BH[DUO0](?![A-Za-z])", re.IGNORECASE), r"SDN\1BHD"),
+)
+
+
+def undo_legal_form_slips(text: str) -> str:
+    """The text with misread legal forms spelt right; forms read right keep their case."""
+    for pattern, replacement in LEGAL_FORM_SLIPS:
+        text = pattern.sub(
+            lambda match, wanted=replacement: (  # type: ignore[misc]
+                match.group(0)
+                if re.sub(r"[\W_]", "", match.group(0)).upper() in ("SB", "SDNBHD")
+                else match.expand(wanted)
+            ),
+            text,
+        )
+    return text
+
+
+def tidy_name(text: str) -> str:
+    """A name without a trailing registration number and decoration characters at its ends,
+    with OCR slips in its legal form undone (`5/8` for `S/B`, `SIN BHU` for `SDN BHD`)."""
+    text = OWNER_PREFIX.sub("", REGISTRATION.sub("", undo_legal_form_slips(text)))
+    forms = list(LEGAL_FORM.finditer(fold(text)))
+    if forms and len(fold(text)) == len(text):
+        text = text[: forms[-1].end()]
+    return text.strip(" *=-_~#|:,")
