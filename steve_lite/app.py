@@ -10,12 +10,16 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
 from sqlite_utils import Database
 
 from steve_lite import __version__
 from steve_lite import db as database
 from steve_lite.companies.routes import ROUTES as COMPANY_ROUTES
+from steve_lite.console.routes import TEMPLATES as CONSOLE_TEMPLATES
+from steve_lite.console.routes import console_router
 from steve_lite.group_commit import GroupCommit
 from steve_lite.health import ROUTES as HEALTH_ROUTES
 from steve_lite.http import reference
@@ -104,6 +108,7 @@ def create_app(
     app = Litestar(
         route_handlers=[
             api_router(),
+            console_router(),
             *HEALTH_ROUTES,
             create_static_files_router(
                 path="/docs/static", directories=[STATIC_DIR], include_in_schema=False
@@ -113,6 +118,7 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         cors_config=CORSConfig(allow_origins=["*"], allow_headers=["*"], expose_headers=["*"]),
         openapi_config=openapi_config(),
+        template_config=TemplateConfig(directory=CONSOLE_TEMPLATES, engine=JinjaTemplateEngine),
         request_max_body_size=settings.max_body_bytes,
         state=State(
             {

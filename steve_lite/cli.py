@@ -448,6 +448,13 @@ def workflows_publish(ctx: Context, file: Path, as_json: bool) -> None:
         click.echo(f"published {published['slug']} version {published['version']}")
 
 
+# ---------------------------------------------------------------- reviewers and corrections
+
+from steve_lite.console.commands import corrections, reviewers  # noqa: E402
+
+main.add_command(reviewers)
+main.add_command(corrections)
+
 # ---------------------------------------------------------------- API client commands
 
 from steve_lite.client.commands import jobs, submissions, submit  # noqa: E402

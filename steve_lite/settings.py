@@ -69,6 +69,15 @@ class Settings(BaseSettings):
     ocr_page_timeout_seconds: float = Field(120.0, gt=0)
     ocr_engine_memory_mb: int = Field(2048, ge=256)
 
+    # Review console (see docs/console.md)
+    public_url: str | None = None
+    console_link_ttl_seconds: int = Field(1800, ge=60)
+    console_idle_timeout_seconds: int = Field(1800, ge=1)
+    console_absolute_timeout_seconds: int = Field(12 * 3600, ge=1)
+    console_sign_in_window_seconds: int = Field(900, ge=1)
+    console_sign_in_limit_account: int = Field(5, ge=1)
+    console_sign_in_limit_address: int = Field(30, ge=1)
+
     # Webhooks
     webhook_allow_private: bool = False
     webhook_timeout_seconds: float = Field(10.0, gt=0)
@@ -95,6 +104,12 @@ class Settings(BaseSettings):
     def queue_path(self) -> Path:
         """The Huey queue's own SQLite file."""
         return self.data_dir / "queue.db"
+
+    @property
+    def console_url(self) -> str:
+        """Where reviewers reach the console: ``STEVE_PUBLIC_URL`` or the listen address."""
+        base = self.public_url or f"http://{self.host}:{self.port}"
+        return base.rstrip("/") + "/console"
 
     @property
     def retry_delays(self) -> list[float]:

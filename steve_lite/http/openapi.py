@@ -76,6 +76,8 @@ def problem_statuses(method: str, path: str) -> list[int]:
     statuses = set(ALWAYS)
     if "{" in path:
         statuses.add(404)
+    if method == "patch":  # corrections: like a review action
+        statuses.update((409, 413, 422))
     if method == "post":
         statuses.add(422)
         if path.endswith("/submit"):
@@ -98,7 +100,7 @@ def document_problems(openapi: OpenAPI) -> None:
     for path, item in (openapi.paths or {}).items():
         if not path.startswith(API_PREFIX):
             continue
-        for method in ("get", "post"):
+        for method in ("get", "post", "patch"):
             operation: Operation | None = getattr(item, method)
             if operation is None:
                 continue
@@ -118,11 +120,13 @@ def document_problems(openapi: OpenAPI) -> None:
 
 
 def request_body_models() -> dict[tuple[str, str], type[BaseModel]]:
-    """The JSON body of each ``/api/v1`` POST that takes one (routes read bodies themselves)."""
+    """The JSON body of each ``/api/v1`` POST or PATCH that takes one (routes read bodies
+    themselves)."""
     from steve_lite.sessions.schemas import SessionCreate
     from steve_lite.submissions.schemas import (
         ApproveRequest,
         CancelRequest,
+        CorrectRequest,
         RejectRequest,
         ResolveRequest,
     )
@@ -133,6 +137,7 @@ def request_body_models() -> dict[tuple[str, str], type[BaseModel]]:
         ("/api/v1/workflows/{slug}/sessions", "required"): SessionCreate,
         ("/api/v1/ocr/sessions", "required"): SessionCreate,
         ("/api/v1/compliance/sessions", "required"): SessionCreate,
+        (submission, "required"): CorrectRequest,
         (f"{submission}/approve", "optional"): ApproveRequest,
         (f"{submission}/reject", "required"): RejectRequest,
         (f"{submission}/cancel", "optional"): CancelRequest,
@@ -145,7 +150,8 @@ def add_request_bodies(document: dict[str, Any]) -> dict[str, Any]:
     """Describe the request bodies in a rendered OpenAPI document (in place; returned)."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for (path, need), model in request_body_models().items():
-        operation = document.get("paths", {}).get(path, {}).get("post")
+        item = document.get("paths", {}).get(path, {})
+        operation = item.get("post") or item.get("patch")
         if operation is None:
             continue
         schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")

@@ -50,7 +50,7 @@ TAGS = [
         name=SUBMISSIONS,
         description="Every submission of your company, with files, result and history.",
     ),
-    Tag(name=REVIEW, description="Approve, reject or cancel a submission."),
+    Tag(name=REVIEW, description="Correct, approve, reject or cancel a submission."),
     Tag(
         name=FRAUD,
         description="Near-duplicate images and repeated receipt data found by "
@@ -230,6 +230,20 @@ CANCEL_SUBMISSION = rules(
     success=REVIEW_ANSWER,
     errors=REVIEW_ERRORS,
     idempotency=REVIEW_IDEMPOTENCY,
+)
+CORRECT_SUBMISSION = rules(
+    "Correct what processing read, for integrators with their own review tool: "
+    "`extractedData` holds the corrected fields by name (others stay as they are). Each name "
+    "must be a field of the workflow version and the corrected data must satisfy its "
+    "`outputJsonSchema`. Each changed field becomes a `corrected` event (`field`, `before`, "
+    "`after`) and an entry of `result.corrections`; later webhooks carry the corrected data. "
+    "No webhook of its own.",
+    bucket="review",
+    success="200 the submission detail, with the corrected `extractedData`",
+    errors="404 `not-found` (no such submission in your company), 409 `conflict` (the "
+    f"submission is not in `review`), {TOO_LARGE}, 422 `validation-error` naming each field "
+    "(`extractedData.totalAmount`)",
+    idempotency="safe to retry: the same values again change nothing and add no event",
 )
 LIST_FRAUD_MATCHES = rules(
     "The submission's fraud matches: `image_duplicate` (a near or exact duplicate photo in "
@@ -524,6 +538,38 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("/api/v1/submissions", "get"): {"200": {"data": [SUBMISSION_ITEM], "pagination": PAGE_END}},
     (SUBMISSION, "get"): {"200": submission_detail("review", HISTORY)},
+    (SUBMISSION, "patch"): {
+        "request": {"extractedData": {"totalAmount": 27.08}},
+        "200": submission_detail(
+            "review",
+            [
+                event(
+                    5,
+                    "corrected",
+                    "2026-03-25T11:01:00.000Z",
+                    {"field": "totalAmount", "before": 72.08, "after": 27.08},
+                    actor=KEY_ID,
+                ),
+                *HISTORY,
+            ],
+            extractedData={**EXTRACTED, "totalAmount": 27.08},
+            result={
+                **RESULT,
+                "extractedData": {**EXTRACTED, "totalAmount": 27.08},
+                "fraudStatus": "flagged",
+                "fraudScore": 60,
+                "corrections": [
+                    {
+                        "field": "totalAmount",
+                        "before": 72.08,
+                        "after": 27.08,
+                        "correctedBy": KEY_ID,
+                        "correctedAt": "2026-03-25T11:01:00.000Z",
+                    }
+                ],
+            },
+        ),
+    },
     (f"{SUBMISSION}/approve", "post"): {
         "request": {"note": "checked against the paper receipt"},
         "200": submission_detail(

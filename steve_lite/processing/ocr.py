@@ -3,9 +3,10 @@
 The models are the ones packaged inside the rapidocr wheel. Their paths are passed explicitly, so
 rapidocr never reaches its download code: the engine works on a machine with no network.
 
-rapidocr's text-direction classifier is switched off: it only helps with upside-down text, and on
-upright receipts it turned short numbers around (9,09 read as 60'6). Images are expected upright
-(EXIF orientation applied before OCR).
+rapidocr's per-line text-direction step is switched off: on upright receipts it turned short
+numbers around (9,09 read as 60'6). Images are expected upright (EXIF orientation applied before
+OCR); with `OcrSettings.orientation` the text-direction model instead votes, page by page, on
+whether a page that reads poorly or sideways is turned (see `OcrEngine.read`).
 """
 
 import logging
@@ -14,14 +15,16 @@ import re
 import statistics
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import rapidocr
 from PIL import Image
 from rapidocr import RapidOCR
+from rapidocr.ch_ppocr_cls import TextClassifier
+from rapidocr.utils.process_img import get_rotate_crop_image
 
 logger = logging.getLogger("steve_lite.ocr")
 
@@ -30,6 +33,7 @@ MODEL_DIR = Path(rapidocr.__file__).parent / "models"
 MODEL_FILES = {
     "Det": "PP-OCRv6_det_small.onnx",
     "Rec": "PP-OCRv6_rec_small.onnx",
+    "Cls": "ch_ppocr_mobile_v2.0_cls_mobile.onnx",
 }
 DETECTOR_ALIGNMENT = 32
 ROW_TOLERANCE = 0.5
@@ -85,25 +89,49 @@ def packaged_model_params() -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class DetectorLimit:
+    """How the text detector's input is sized: the image is scaled so that its longest side
+    (`kind="max"`) is at most `side` px, or its shortest side (`kind="min"`) at least `side` px."""
+
+    side: int
+    kind: Literal["max", "min"]
+
+    def ratio(self, width: int, height: int) -> float:
+        """The detector's scale for an image of this size."""
+        if self.kind == "max":
+            return min(1.0, self.side / max(width, height))
+        return max(1.0, self.side / min(width, height))
+
+
+STRIP_RATIO = 1.8
+"""Long side / short side from which an image is a strip (a till receipt), not a page."""
+
+
+@dataclass(frozen=True)
 class DetectorGeometry:
     """How the engine resizes an image before its text detector runs (rapidocr's rules: the long
     side is cut to ``max_side_len``, a short side below ``min_side_len`` is raised to it, then the
-    detector scales the short side up to ``limit_side_len`` when ``limit_type`` is "min", or the
-    long side down to it when "max"; sides are rounded to multiples of 32)."""
+    detector applies ``page`` or, for a strip (sides differing by ``STRIP_RATIO`` or more),
+    ``strip``; sides are rounded to multiples of 32). Only the detector's input is resized: the
+    recogniser reads its text boxes from the image at ``max_side_len``."""
 
     max_side_len: int = 2000
     min_side_len: int = 30
-    limit_type: str = "min"
-    limit_side_len: int = 736
+    page: DetectorLimit = DetectorLimit(1024, "max")
+    strip: DetectorLimit = DetectorLimit(2000, "max")
 
     def params(self) -> dict[str, Any]:
-        """The rapidocr parameters that set this geometry."""
+        """The rapidocr parameters that set this geometry (the limit is set per image)."""
         return {
             "Global.max_side_len": self.max_side_len,
             "Global.min_side_len": self.min_side_len,
-            "Det.limit_type": self.limit_type,
-            "Det.limit_side_len": self.limit_side_len,
         }
+
+    def limit(self, width: int, height: int) -> DetectorLimit:
+        """The detector limit for an image of this size: strips and pages differ."""
+        if max(width, height) >= STRIP_RATIO * min(width, height):
+            return self.strip
+        return self.page
 
     def input_size(self, width: int, height: int) -> tuple[int, int]:
         """The detector's input size for an image of ``width`` x ``height`` pixels."""
@@ -111,11 +139,7 @@ class DetectorGeometry:
             width, height = scaled(width, height, self.max_side_len / max(width, height))
         if min(width, height) < self.min_side_len:
             width, height = scaled(width, height, self.min_side_len / min(width, height))
-        if self.limit_type == "max":
-            ratio = min(1.0, self.limit_side_len / max(width, height))
-        else:
-            ratio = max(1.0, self.limit_side_len / min(width, height))
-        return scaled(width, height, ratio)
+        return scaled(width, height, self.limit(width, height).ratio(width, height))
 
 
 def scaled(width: int, height: int, ratio: float) -> tuple[int, int]:
@@ -129,6 +153,33 @@ def scaled(width: int, height: int, ratio: float) -> tuple[int, int]:
     return side(width), side(height)
 
 
+@dataclass(frozen=True)
+class OcrSettings:
+    """The recogniser's and the orientation check's parameters."""
+
+    rec_batch: int = 1
+    """Text boxes recognised per inference call (a batch is padded to its widest box)."""
+    rec_min_width: int = 96
+    """Narrowest recogniser input (px at 48 px height); shorter crops are padded up to it."""
+    orientation: bool = True
+    """Check pages that read poorly or sideways for being turned, and read them turned back."""
+
+
+TODAY_GEOMETRY = DetectorGeometry(page=DetectorLimit(736, "min"), strip=DetectorLimit(736, "min"))
+TODAY_SETTINGS = OcrSettings(rec_batch=6, rec_min_width=320, orientation=False)
+"""rapidocr's defaults, as the engine ran before issue 19 (the benchmark's baseline)."""
+TURN_CONFIDENCE = 0.85
+"""A first reading with a mean confidence below this may come from a turned page."""
+TURN_SAMPLE = 16
+"""Longest text boxes whose direction the text-direction model votes on."""
+TURN_SCORE = 0.9
+"""Votes below this text-direction score count as upright."""
+CLASSIFIER_ASPECT = 4
+"""Width / height of the text-direction model's input (192 x 48 px)."""
+TALL_BOX = 1.5
+"""A box this many times taller than wide holds sideways text (rapidocr's own rule)."""
+
+
 class OcrEngine:
     """A rapidocr engine built once and reused for every image.
 
@@ -138,12 +189,18 @@ class OcrEngine:
     """
 
     def __init__(
-        self, intra_op_threads: int | None = None, geometry: DetectorGeometry | None = None
+        self,
+        intra_op_threads: int | None = None,
+        geometry: DetectorGeometry | None = None,
+        settings: OcrSettings | None = None,
     ) -> None:
         self.geometry = geometry or DetectorGeometry()
+        self.settings = settings or OcrSettings()
         params: dict[str, Any] = {
             "Global.log_level": "warning",
             "Global.use_cls": False,
+            "Rec.rec_batch_num": self.settings.rec_batch,
+            "Rec.rec_img_shape": [3, 48, self.settings.rec_min_width],
             **self.geometry.params(),
             **packaged_model_params(),
         }
@@ -151,14 +208,26 @@ class OcrEngine:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = intra_op_threads
         self._engine = RapidOCR(params=params)
         quiet_rapidocr_logger()
+        self._detector = self._engine._load_det_model()  # loaded now to set its limit per call
+        self._classifier: TextClassifier | None = None  # text direction, loaded when needed
         self._lock = threading.Lock()
-        logger.debug("OCR engine ready (intra-op threads: %s)", intra_op_threads or "all")
+        logger.debug("OCR engine ready (%s, %s)", self.geometry, self.settings)
 
     def read(self, image: Image.Image) -> OcrPage:
-        """Recognise the text of one image."""
+        """Recognise the text of one image; boxes are in the coordinates of `image`."""
         bgr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
         with self._lock:
-            result = self._engine(bgr)
+            page = self._read_bgr(bgr)
+            if self.settings.orientation and page.lines:
+                page = self._read_turned_if_better(bgr, page)
+        return page
+
+    def _read_bgr(self, bgr: np.ndarray) -> OcrPage:
+        height, width = bgr.shape[:2]
+        limit = self.geometry.limit(width, height)
+        self._detector.limit_side_len = limit.side
+        self._detector.limit_type = limit.kind
+        result = self._engine(bgr)
         if result.txts is None or result.boxes is None or result.scores is None:
             return assemble_page([])
         lines = [
@@ -171,6 +240,91 @@ class OcrEngine:
             if str(text).strip()
         ]
         return assemble_page(lines)
+
+    def _read_turned_if_better(self, bgr: np.ndarray, page: OcrPage) -> OcrPage:
+        """Read the page turned back when it looks turned and the turned reading is better.
+
+        Costs nothing on pages that read well with lying text boxes; otherwise the
+        text-direction model votes on the longest boxes, and a turned page is read again.
+        """
+        sideways = is_sideways(page)
+        if page.confidence >= TURN_CONFIDENCE and not sideways:
+            return page
+        quarter_turns = self._quarter_turns(bgr, page, sideways)
+        if quarter_turns == 0:
+            return page
+        height, width = bgr.shape[:2]
+        turned = self._read_bgr(np.ascontiguousarray(np.rot90(bgr, quarter_turns)))
+        candidate = turn_back(turned, quarter_turns, width, height)
+        needed = recognised_mass(page) * (0.9 if sideways else 1.0)
+        return candidate if recognised_mass(candidate) > needed else page
+
+    def _quarter_turns(self, bgr: np.ndarray, page: OcrPage, sideways: bool) -> int:
+        """Counter-clockwise quarter turns (np.rot90) that make the page upright: 0 to 3."""
+        boxes = [line.box for line in page.lines if is_tall(line.box) == sideways]
+        boxes.sort(key=lambda box: -max(edge_lengths(box)))
+        crops = [
+            classifier_window(get_rotate_crop_image(bgr, np.array(box, dtype=np.float32)))
+            for box in boxes[:TURN_SAMPLE]
+        ]
+        if not crops:
+            return 0
+        if self._classifier is None:
+            self._classifier = self._engine._load_cls_model()
+        votes = self._classifier(crops).cls_res or []
+        upside_down = sum(1 for label, score in votes if label == "180" and score >= TURN_SCORE)
+        flipped = upside_down * 2 > len(crops)
+        if sideways:  # rapidocr turned these crops a quarter counter-clockwise before the vote
+            return 3 if flipped else 1
+        return 2 if flipped else 0
+
+
+def classifier_window(crop: np.ndarray) -> np.ndarray:
+    """The middle of a line crop, at most CLASSIFIER_ASPECT times as wide as high: the
+    text-direction model squeezes its input to 192 x 48 px, so a whole long line would be a blur."""
+    height, width = crop.shape[:2]
+    window = min(width, CLASSIFIER_ASPECT * height)
+    start = (width - window) // 2
+    return crop[:, start : start + window]
+
+
+def is_sideways(page: OcrPage) -> bool:
+    """Whether most of the page's text boxes are standing (text running up or down)."""
+    return sum(1 for line in page.lines if is_tall(line.box)) * 2 > len(page.lines)
+
+
+def is_tall(box: list[list[float]]) -> bool:
+    """Whether a box is much taller than wide."""
+    width, height = edge_lengths(box)
+    return height >= TALL_BOX * width
+
+
+def edge_lengths(box: list[list[float]]) -> tuple[float, float]:
+    """Width (top edge) and height (left edge) of a 4-point box."""
+    (x0, y0), (x1, y1), _, (x3, y3) = box
+    return math.hypot(x1 - x0, y1 - y0), math.hypot(x3 - x0, y3 - y0)
+
+
+def recognised_mass(page: OcrPage) -> float:
+    """Characters read, weighted by confidence: how much a reading found."""
+    return sum(line.confidence * len(line.text) for line in page.lines)
+
+
+def turn_back(page: OcrPage, quarter_turns: int, width: int, height: int) -> OcrPage:
+    """A page read from `np.rot90(image, quarter_turns)` with its boxes in `image` coordinates
+    (`width` x `height`); reading order and text stay those of the turned reading."""
+
+    def original(x: float, y: float) -> list[float]:
+        if quarter_turns == 1:
+            x, y = width - y, x
+        elif quarter_turns == 2:
+            x, y = width - x, height - y
+        elif quarter_turns == 3:
+            x, y = y, height - x
+        return [round(x, 1), round(y, 1)]
+
+    lines = tuple(replace(line, box=[original(x, y) for x, y in line.box]) for line in page.lines)
+    return replace(page, lines=lines)
 
 
 def assemble_page(lines: Iterable[OcrLine]) -> OcrPage:

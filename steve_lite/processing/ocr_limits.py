@@ -1,10 +1,12 @@
 """What one OCR call may be given: shape guards, and the tiling and scaling that bound its memory.
 
 The OCR engine scales every image before its text detector runs (see
-:class:`~steve_lite.processing.ocr.DetectorGeometry`): a short side below 736 px is scaled *up*
-to 736 px, so a 40 x 400 image becomes a 736 x 7360 tensor, and a 1 x 2000 one a tensor of a
-million pixels per row. The detector's memory grows with its input at roughly 200 bytes a pixel
-(measured: 0.9 GB for a 2000 x 2000 input), so the input size is what must be bounded.
+:class:`~steve_lite.processing.ocr.DetectorGeometry`). rapidocr's own rule scaled a short side
+below 736 px *up* to 736 px, so a 40 x 400 image became a 736 x 7360 tensor, and a 1 x 2000 one a
+tensor of a million pixels per row; the engine's geometry no longer scales up (issue 19), but a
+geometry may, and the planning below asks the geometry for the input size. The detector's memory
+grows with its input at roughly 200 bytes a pixel (measured: 0.9 GB for a 2000 x 2000 input), so
+the input size is what must be bounded.
 
 Three rules, each configurable (``STEVE_OCR_*``):
 
@@ -88,9 +90,17 @@ def check_page_shape(width: int, height: int, limits: OcrLimits) -> None:
         )
 
 
-def plan_tiles(width: int, height: int, limits: OcrLimits, input_size: InputSize) -> list[Tile]:
+def plan_tiles(
+    width: int,
+    height: int,
+    limits: OcrLimits,
+    input_size: InputSize,
+    max_side: int | None = None,
+) -> list[Tile]:
     """The tiles to read a page of this size in, each within the limits' pixel budget.
 
+    ``max_side`` is the longest side the engine works at (it cuts larger images to it anyway):
+    a tile is scaled down to it, so the engine is never sent more pixels than it uses.
     Call :func:`check_page_shape` first: the plan assumes a page within its bounds.
     """
     vertical = height >= width
@@ -102,6 +112,8 @@ def plan_tiles(width: int, height: int, limits: OcrLimits, input_size: InputSize
         keep_to = math.inf if index == len(spans) - 1 else (end + spans[index + 1][0]) / 2
         box = (0, start, short, end) if vertical else (start, 0, end, short)
         scale = fitting_scale(box[2] - box[0], box[3] - box[1], limits, input_size)
+        if max_side is not None:
+            scale = min(scale, max_side / max(box[2] - box[0], box[3] - box[1]))
         tiles.append(Tile(*box, scale=scale, keep_from=keep_from, keep_to=keep_to))
     return tiles
 

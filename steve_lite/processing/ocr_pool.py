@@ -194,7 +194,10 @@ class OcrPool:
     def read_page(self, image: Image.Image) -> OcrPage:
         """Read one page within the limits; raises ``PageShapeError`` or :class:`OcrFailure`."""
         check_page_shape(image.width, image.height, self.limits)
-        tiles = plan_tiles(image.width, image.height, self.limits, self.options.geometry.input_size)
+        geometry = self.options.geometry
+        tiles = plan_tiles(
+            image.width, image.height, self.limits, geometry.input_size, geometry.max_side_len
+        )
         vertical = image.height >= image.width
         engine = self._idle.get()
         try:

@@ -257,6 +257,12 @@ def run_processor(
             name: {**found, "pageIndex": index_of[found["pageIndex"]]}
             for name, found in reading.evidence.items()
         }
+        # The OCR lines, so that a reviewer (and any client) can see what was read where.
+        for entry, page in zip(summary["pages"], pages, strict=True):
+            entry["lines"] = [
+                {"text": line.text, "confidence": line.confidence, "box": line.box}
+                for line in page.lines
+            ]
         summary = {**summary, "fieldEvidence": evidence, "fieldDoubts": reading.doubts}
         confidence = required_confidence(reading.data, definition.required_fields())
         return reading.data, round(confidence, 4), summary

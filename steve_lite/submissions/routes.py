@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated, Any
 
-from litestar import Request, get, post
+from litestar import Request, get, patch, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from steve_lite.http import reference as docs
@@ -16,6 +16,7 @@ from steve_lite.submissions import service
 from steve_lite.submissions.schemas import (
     ApproveRequest,
     CancelRequest,
+    CorrectRequest,
     FraudMatchJson,
     FraudMatchPage,
     RejectRequest,
@@ -143,6 +144,32 @@ async def cancel_submission(
     return await review(request, submission_id, "cancel", CancelRequest)
 
 
+@patch(
+    "/submissions/{submission_id:str}",
+    opt=REVIEW,
+    status_code=200,
+    tags=[docs.REVIEW],
+    summary="Correct a submission's extracted data",
+    description=docs.CORRECT_SUBMISSION,
+)
+async def correct_submission(
+    request: Request[ApiKey, Any, Any], submission_id: FromPath[str]
+) -> SubmissionDetail:
+    """Correct ``extractedData`` fields of a submission in ``review``; each change is listed in
+    ``result.corrections`` and recorded as a ``corrected`` event."""
+    body = await read_json(request, CorrectRequest)
+    await request.app.state.writes.run(
+        partial(
+            service.correct,
+            company_id=request.user.company_id,
+            submission_id=submission_id,
+            changes=body.extracted_data,
+            actor=request.user.id,
+        )
+    )
+    return detail(request, submission_id)
+
+
 @get(
     "/submissions/{submission_id:str}/fraud-matches",
     tags=[docs.FRAUD],
@@ -193,6 +220,7 @@ async def resolve_fraud_match(
 ROUTES = [
     list_submissions,
     get_submission,
+    correct_submission,
     approve_submission,
     reject_submission,
     cancel_submission,

@@ -34,6 +34,12 @@ class CancelRequest(RequestModel):
     reason: str | None = Field(None, max_length=1000)
 
 
+class CorrectRequest(RequestModel):
+    """Corrected values of ``extractedData`` fields, by name; fields left out stay as read."""
+
+    extracted_data: dict[str, Any] = Field(min_length=1, max_length=100)
+
+
 class ResolveRequest(RequestModel):
     resolution: Literal["false_positive", "confirmed_fraud"]
     note: str | None = Field(None, max_length=1000)

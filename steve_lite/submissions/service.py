@@ -1,6 +1,6 @@
-"""Submissions: listing, detail, and the review state machine (approve, reject, cancel,
-resolve fraud matches). Every transition appends an event and writes its webhook to the outbox
-in the same transaction."""
+"""Submissions: listing, detail, the review state machine (approve, reject, cancel, resolve
+fraud matches) and reviewers' corrections. Every transition appends an event and writes its
+webhook to the outbox in the same transaction; a correction appends its events with the change."""
 
 from __future__ import annotations
 
@@ -8,18 +8,21 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from jsonschema import Draft202012Validator
 from sqlite_utils import Database
 
 from steve_lite.clock import now_iso, to_iso, utcnow
 from steve_lite.db import transaction
-from steve_lite.errors import BadRequest, Conflict, FieldError, NotFound
+from steve_lite.errors import BadRequest, Conflict, FieldError, NotFound, ValidationFailed
+from steve_lite.http.bodies import field_path
 from steve_lite.http.pagination import paginate
 from steve_lite.sessions.service import sealed_key_for
 from steve_lite.storage.s3 import ObjectStorage
 from steve_lite.submissions.events import append_event
 from steve_lite.submissions.schemas import FRAUD_STATUSES, STATUSES
 from steve_lite.webhooks.outbox import record_event
-from steve_lite.workflows.schemas import FORMATS
+from steve_lite.workflows.schemas import FORMATS, WorkflowDefinition
+from steve_lite.workflows.service import get_definition
 
 MAX_EVENTS = 100
 TRANSITIONS = {
@@ -341,3 +344,112 @@ def resolve_fraud_match(
             {"fraudMatch": resolved},
         )
     return resolved, event_id
+
+
+def correction_errors(
+    definition: WorkflowDefinition, data: dict[str, Any], changes: dict[str, Any]
+) -> list[FieldError]:
+    """What is wrong with ``changes`` to ``data``: fields the output schema does not name, and
+    values the version's ``outputJsonSchema`` refuses once applied. Paths start with
+    ``extractedData``."""
+    names = {field.name for field in definition.output_schema}
+    errors = [
+        FieldError(f"extractedData.{name}", "is not a field of this workflow version", "unknown")
+        for name in changes
+        if name not in names
+    ]
+    if errors:
+        return errors
+    validator = Draft202012Validator(
+        definition.output_json_schema, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+    for problem in validator.iter_errors({**data, **changes}):
+        location = ("extractedData", *problem.absolute_path)
+        if len(location) > 1 and location[1] in changes:
+            errors.append(FieldError(field_path(location), problem.message, problem.validator))
+    return errors
+
+
+def correct(
+    db: Database,
+    company_id: str,
+    submission_id: str,
+    changes: dict[str, Any],
+    *,
+    actor: str,
+) -> list[dict[str, Any]]:
+    """Apply a reviewer's corrections to a submission in ``review`` (409 in any other state).
+
+    Each field whose value changes becomes a ``corrected`` event (``field``, ``before``,
+    ``after``) and an entry of ``result.corrections``, which keeps one entry per field: the value
+    processing read (``before``), the current one (``after``), who changed it last and when. A
+    field set back to what processing read leaves the list. Returns the corrections applied now.
+    """
+    with transaction(db):
+        row = load_submission(db, company_id, submission_id)
+        if row["status"] != "review":
+            raise Conflict(
+                f"submission {submission_id} is {row['status']}; corrections need review"
+            )
+        definition = get_definition(db, row["workflow_id"], row["workflow_version"])
+        result = loads(row["result"])
+        if definition is None or result is None:
+            raise Conflict(f"submission {submission_id} has no result to correct")
+        data = result["extractedData"]
+        errors = correction_errors(definition, data, changes)
+        if errors:
+            fields = ", ".join(error.field for error in errors)
+            raise ValidationFailed(f"the corrections are invalid: {fields}", errors=errors)
+        applied = [
+            {"field": name, "before": data.get(name), "after": value}
+            for name, value in changes.items()
+            if data.get(name) != value
+        ]
+        if not applied:
+            return []
+        now = now_iso()
+        earlier = {entry["field"]: entry for entry in result.get("corrections", [])}
+        for change in applied:
+            name = change["field"]
+            read = earlier[name]["before"] if name in earlier else change["before"]
+            earlier.pop(name, None)
+            if read != change["after"]:
+                earlier[name] = {
+                    "field": name,
+                    "before": read,
+                    "after": change["after"],
+                    "correctedBy": actor,
+                    "correctedAt": now,
+                }
+            data[name] = change["after"]
+            append_event(db, submission_id, "corrected", actor=actor, data=change)
+        result["corrections"] = list(earlier.values())
+        db.execute(
+            "UPDATE submissions SET result = ?, updated_at = ? WHERE id = ?",
+            [json.dumps(result), now, submission_id],
+        )
+    return applied
+
+
+def review_with_corrections(
+    db: Database,
+    company_id: str,
+    submission_id: str,
+    *,
+    changes: dict[str, Any],
+    action: str | None,
+    actor: str,
+    reason: str | None = None,
+    note: str | None = None,
+) -> str | None:
+    """Corrections, then the decision (``approve``, ``reject``, ``cancel`` or None), in one
+    transaction: a refused decision keeps no correction. Returns the decision's outbox event id,
+    so the ``submission.approved`` webhook carries the corrected data."""
+    with transaction(db):
+        if changes:
+            correct(db, company_id, submission_id, changes, actor=actor)
+        if action is None:
+            return None
+        return transition(
+            db, company_id, submission_id, action, actor=actor, reason=reason, note=note
+        )

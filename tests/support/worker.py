@@ -76,7 +76,9 @@ def start_stack(
 ) -> WorkerStack:
     """The API on ``data_dir`` and a fresh bucket (no worker yet: call ``start_worker``)."""
     env = s3_env(s3)
-    settings = make_settings(data_dir, **{"rate_limit_read": 100_000, **overrides})
+    # Every test signs in to the console from 127.0.0.1: no per-address limit across tests.
+    limits = {"rate_limit_read": 100_000, "console_sign_in_limit_address": 100_000}
+    settings = make_settings(data_dir, **{**limits, **overrides})
     api, server = start_live_api(settings, s3, bucket=env["STEVE_S3_BUCKET"], queue=Queue(settings))
     return WorkerStack(
         api=api, server=server, data_dir=data_dir, env={**env, **WORKER_ENV, **(worker_env or {})}

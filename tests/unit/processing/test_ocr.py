@@ -5,14 +5,19 @@ import socket
 import threading
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 from PIL import Image
+from rapidocr.ch_ppocr_det.utils import DetPreProcess
 
 from steve_lite.processing.ocr import (
     MODEL_DIR,
+    DetectorGeometry,
+    DetectorLimit,
     OcrEngine,
     OcrLine,
     OcrPage,
+    OcrSettings,
     assemble_page,
     document_confidence,
     document_result,
@@ -20,7 +25,9 @@ from steve_lite.processing.ocr import (
     guess_language,
     packaged_model_params,
 )
+from steve_lite.processing.receipts import extract_receipt
 from tests.factories.pages import render_page, render_placed_text
+from tests.factories.receipts import random_receipt_spec, render_receipt
 
 KNOWN_LINES = [
     "Quarterly report for the board",
@@ -231,3 +238,71 @@ def test_document_confidence_averages_pages_that_have_text(known_page: OcrPage) 
 )
 def test_guess_language_names_the_language_of_running_text(text: str, language: str | None) -> None:
     assert guess_language(text) == language
+
+
+@pytest.fixture(scope="module")
+def turning_engine() -> OcrEngine:
+    return OcrEngine(intra_op_threads=2, settings=OcrSettings(orientation=True))
+
+
+def turned_point(x: float, y: float, degrees: int, width: int, height: int) -> tuple[float, float]:
+    """Where PIL's `rotate(degrees, expand=True)` (counter-clockwise) moves a point."""
+    if degrees == 90:
+        return y, width - x
+    if degrees == 180:
+        return width - x, height - y
+    return height - y, x
+
+
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_a_turned_page_is_read_upright_with_boxes_on_the_turned_image(
+    turning_engine: OcrEngine, known_page: OcrPage, degrees: int
+) -> None:
+    upright = Image.open(io.BytesIO(render_page(KNOWN_LINES)))
+    turned = upright.rotate(degrees, expand=True)
+    page = turning_engine.read(turned)
+    assert len(page.lines) == len(KNOWN_LINES)
+    for line, expected in zip(page.lines, KNOWN_LINES, strict=True):
+        assert similarity(line.text, expected) >= 0.9, page.text
+    for line, upright_line in zip(page.lines, known_page.lines, strict=True):
+        expected_corners = sorted(
+            turned_point(x, y, degrees, upright.width, upright.height) for x, y in upright_line.box
+        )
+        for (x, y), (ex, ey) in zip(sorted(map(tuple, line.box)), expected_corners, strict=True):
+            assert abs(x - ex) <= 8 and abs(y - ey) <= 8, (line.box, expected_corners)
+
+
+def test_an_upright_page_reads_the_same_with_orientation_checks_on(
+    turning_engine: OcrEngine, known_page: OcrPage
+) -> None:
+    page = turning_engine.read(Image.open(io.BytesIO(render_page(KNOWN_LINES))))
+    assert page == known_page
+
+
+def test_an_upside_down_receipt_yields_its_fields(turning_engine: OcrEngine) -> None:
+    spec = random_receipt_spec(3)
+    photo = Image.open(io.BytesIO(render_receipt(spec))).rotate(180, expand=True)
+    fields = extract_receipt([turning_engine.read(photo)])
+    assert fields["totalAmount"] == spec.total
+    assert fields["purchaseDate"] == spec.date.isoformat()
+
+
+@pytest.mark.parametrize(("width", "height"), [(1240, 1754), (620, 1256)])
+def test_the_detector_is_fed_the_input_size_its_geometry_gives(
+    monkeypatch: pytest.MonkeyPatch, width: int, height: int
+) -> None:
+    geometry = DetectorGeometry(page=DetectorLimit(1024, "max"), strip=DetectorLimit(2000, "max"))
+    fresh = OcrEngine(intra_op_threads=1, geometry=geometry)
+    shapes: list[tuple[int, ...]] = []
+    original = DetPreProcess.__call__
+
+    def recording(self: DetPreProcess, img: np.ndarray) -> np.ndarray | None:
+        tensor = original(self, img)
+        if tensor is not None:
+            shapes.append(tensor.shape)
+        return tensor
+
+    monkeypatch.setattr(DetPreProcess, "__call__", recording)
+    page = fresh.read(Image.open(io.BytesIO(render_page(KNOWN_LINES, width=width, height=height))))
+    assert shapes == [(1, 3, *reversed(geometry.input_size(width, height)))]
+    assert similarity(page.lines[0].text, KNOWN_LINES[0]) >= 0.9

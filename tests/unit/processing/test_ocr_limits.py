@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from steve_lite.processing.ocr import DetectorGeometry, OcrLine
+from steve_lite.processing.ocr import TODAY_GEOMETRY, DetectorGeometry, DetectorLimit, OcrLine
 from steve_lite.processing.ocr_limits import (
     OcrLimits,
     PageShapeError,
@@ -18,7 +18,7 @@ from steve_lite.processing.ocr_limits import (
 )
 
 LIMITS = OcrLimits()
-GEOMETRY = DetectorGeometry()
+GEOMETRY = TODAY_GEOMETRY  # rapidocr's own rules; the figures below follow from them
 
 
 def detector_pixels(tile: Tile) -> int:
@@ -55,8 +55,16 @@ def test_the_detector_geometry_follows_the_engine_rules() -> None:
     assert GEOMETRY.input_size(40, 400) == (736, 7360)  # short side raised to 736
     assert GEOMETRY.input_size(8900, 8900) == (1984, 1984)  # cut to 2000, aligned to 32
     assert GEOMETRY.input_size(1000, 2000) == (992, 1984)
-    narrow = DetectorGeometry(limit_type="max", limit_side_len=960)
+    narrow = DetectorGeometry(page=DetectorLimit(960, "max"), strip=DetectorLimit(960, "max"))
     assert narrow.input_size(1000, 2000) == (480, 960)
+
+
+def test_strips_and_pages_get_their_own_detector_limits() -> None:
+    geometry = DetectorGeometry(page=DetectorLimit(1024, "max"), strip=DetectorLimit(2000, "max"))
+    assert geometry.input_size(1240, 1754) == (736, 1024)  # a page: long side cut to 1024
+    assert geometry.input_size(620, 1256) == (608, 1248)  # a receipt strip: not scaled up
+    assert geometry.input_size(1256, 620) == (1248, 608)  # a strip lying on its side
+    assert geometry.input_size(600, 1000) == (608, 992)  # a page under 1024: kept as it is
 
 
 @pytest.mark.parametrize(
@@ -117,3 +125,11 @@ def test_lines_go_back_to_page_coordinates_and_the_overlap_is_kept_once() -> Non
     assert len(kept) == 1
     centre = sum(y for _, y in kept[0].box) / 4
     assert centre == pytest.approx(seam - 10, abs=0.5)
+
+
+def test_a_large_page_is_sent_at_the_longest_side_the_engine_works_at() -> None:
+    geometry = DetectorGeometry()  # pages' detector input is cut to 1024 px: within any budget
+    (tile,) = plan_tiles(8900, 8900, LIMITS, geometry.input_size, geometry.max_side_len)
+    assert tile.size == (geometry.max_side_len, geometry.max_side_len)
+    (small,) = plan_tiles(1240, 1754, LIMITS, geometry.input_size, geometry.max_side_len)
+    assert small.scale == 1.0

@@ -1,0 +1,1 @@
+"""The review console: reviewer accounts, console sessions, pages, and the corrections export."""
