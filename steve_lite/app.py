@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
@@ -22,7 +23,7 @@ from steve_lite.console.routes import console_router
 from steve_lite.group_commit import GroupCommit
 from steve_lite.health import ROUTES as HEALTH_ROUTES
 from steve_lite.http import reference
-from steve_lite.http.cors import skip_cors_without_origin
+from steve_lite.http.cors import limit_cors_to_api
 from steve_lite.http.observe import observe_requests
 from steve_lite.http.openapi import SwaggerWithBodies, document_problems
 from steve_lite.http.problems import EXCEPTION_HANDLERS
@@ -36,6 +37,7 @@ from steve_lite.settings import Settings
 from steve_lite.storage.s3 import ObjectStorage
 from steve_lite.submissions.routes import ROUTES as SUBMISSION_ROUTES
 from steve_lite.webhooks.routes import ROUTES as WEBHOOK_ROUTES
+from steve_lite.webhooks.service import PROBE_THREADS
 from steve_lite.workflows.routes import ROUTES as WORKFLOW_ROUTES
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -126,11 +128,12 @@ def create_app(
                 "cache": ReadCache(db),
                 "storage": storage,
                 "queue": queue,
+                "probe_threads": anyio.CapacityLimiter(PROBE_THREADS),
             }
         ),
         logging_config=None,
     )
     document_problems(app.openapi_schema)
-    skip_cors_without_origin(app)
+    limit_cors_to_api(app)
     observe_requests(app)
     return app

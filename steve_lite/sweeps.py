@@ -8,9 +8,14 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from steve_lite.clock import now_iso, to_iso, utcnow
-from steve_lite.processing.pipeline import INTERNAL_FAILURE_REASON, fail, load_submitted
+from steve_lite.processing.pipeline import (
+    INTERNAL_FAILURE_REASON,
+    dispatch_events,
+    fail,
+    load_submitted,
+)
 from steve_lite.security.rate_limit import prune_windows
-from steve_lite.sessions.service import expire_session
+from steve_lite.sessions.service import expire_session, sealed_key_for
 from steve_lite.storage.s3 import StorageError
 
 if TYPE_CHECKING:
@@ -22,28 +27,41 @@ LOST_DELIVERY_GRACE_SECONDS = 5
 
 
 def expire_stale_sessions(runtime: Runtime) -> int:
-    """Mark pending sessions past their TTL ``expired`` (submission ``cancelled``)."""
+    """Mark pending sessions past their TTL ``expired`` (a submission still ``created``:
+    ``cancelled``, with its webhook sent now)."""
     rows = runtime.db.execute(
         "SELECT id FROM sessions WHERE state = 'pending' AND expires_at <= ?", [now_iso()]
     ).fetchall()
-    return sum(expire_session(runtime.db, row[0]) for row in rows)
+    expired = 0
+    for row in rows:
+        if expire_session(runtime.db, row[0]):
+            dispatch_events(runtime, row[0])
+            expired += 1
+    return expired
 
 
-def purge_expired_objects(runtime: Runtime) -> int:
-    """Delete whatever was uploaded for expired sessions."""
+def purge_uploads(runtime: Runtime) -> int:
+    """Delete upload objects no one needs any more, once no upload URL of their session is valid
+    (the session's expiry): every object of an expired session; the upload originals of a
+    submitted one, whose sealed copies stay."""
     db = runtime.db
     rows = db.execute(
-        "SELECT id FROM sessions WHERE state = 'expired' AND objects_purged_at IS NULL"
+        "SELECT id, state FROM sessions WHERE objects_purged_at IS NULL "
+        "AND state != 'pending' AND (state = 'expired' OR expires_at <= ?)",
+        [now_iso()],
     ).fetchall()
-    for row in rows:
-        keys = [
-            r[0]
-            for r in db.execute(
-                "SELECT object_key FROM session_files WHERE session_id = ?", [row[0]]
-            )
-        ]
+    for session_id, state in rows:
+        files = db.execute(
+            "SELECT object_key, sealed_key FROM session_files WHERE session_id = ?", [session_id]
+        ).fetchall()
+        if state == "expired":  # a submit that lost a race with expiry may have sealed copies
+            keys = [key for upload, _ in files for key in (upload, sealed_key_for(upload))]
+        else:  # files submitted before sealing existed have their upload as sealed copy
+            keys = [upload for upload, sealed in files if sealed != upload]
         runtime.storage.delete(keys)
-        db.execute("UPDATE sessions SET objects_purged_at = ? WHERE id = ?", [now_iso(), row[0]])
+        db.execute(
+            "UPDATE sessions SET objects_purged_at = ? WHERE id = ?", [now_iso(), session_id]
+        )
     return len(rows)
 
 
@@ -87,9 +105,9 @@ def sweep(runtime: Runtime) -> None:
     """Run every upkeep step; the worker runs this at start and then every minute."""
     expired = expire_stale_sessions(runtime)
     try:
-        purged = purge_expired_objects(runtime)
+        purged = purge_uploads(runtime)
     except StorageError as exc:
-        logger.warning("could not delete objects of expired sessions: %s", exc)
+        logger.warning("could not delete upload objects: %s", exc)
         purged = 0
     requeued = requeue_stale_submissions(runtime)
     redispatched = redispatch_lost_deliveries(runtime)

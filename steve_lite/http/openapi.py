@@ -35,7 +35,8 @@ DESCRIPTIONS = {
     401: "Missing, malformed or unknown API key",
     403: "Revoked key, deactivated company, or a legacy key on a company route",
     404: "Not found, or not visible to this key",
-    409: "Conflict: wrong state for this transition, or an idempotency clash",
+    409: "Conflict: wrong state for this transition, an idempotency clash, or an upload "
+    "replaced while it was being submitted",
     410: "The session expired",
     413: "The request body is larger than the limit",
     422: "Validation error: one errors[] entry per field",
@@ -75,14 +76,12 @@ def problem_statuses(method: str, path: str) -> list[int]:
     statuses = set(ALWAYS)
     if "{" in path:
         statuses.add(404)
-    if method == "get" and path.endswith("/submissions"):
-        statuses.add(422)  # an unknown status or fraudStatus filter
     if method == "patch":  # corrections: like a review action
         statuses.update((409, 413, 422))
     if method == "post":
         statuses.add(422)
         if path.endswith("/submit"):
-            statuses.update((404, 410, 503))
+            statuses.update((404, 409, 410, 503))
         else:
             statuses.add(413)
         if path.endswith("/sessions"):

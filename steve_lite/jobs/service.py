@@ -10,6 +10,9 @@ from sqlite_utils import Database
 from steve_lite.clock import parse_iso, utcnow
 
 COMPLETION_EVENTS = ("session.completed", "session.review_required", "session.failed")
+# A session that ends without being submitted (cancelled while pending, or expired) ends with
+# its submission's cancellation.
+UNSUBMITTED_END_EVENT = "submission.cancelled"
 
 
 def load_job(db: Database, session_id: str) -> dict[str, Any] | None:
@@ -32,13 +35,16 @@ def visible_state(job: dict[str, Any]) -> str:
 
 
 def delivery_status(db: Database, job: dict[str, Any]) -> str | None:
-    """The delivery status of the session's completion event (null without a webhook URL)."""
+    """The delivery status of the event that ended the session (null without a webhook URL):
+    its completion once submitted, else its submission's cancellation."""
     if not job["webhook_url"]:
         return None
+    ending = COMPLETION_EVENTS if job["submitted_at"] else (UNSUBMITTED_END_EVENT,)
+    marks = ", ".join("?" for _ in ending)
     row = db.execute(
-        "SELECT status FROM webhook_events WHERE session_id = ? AND event_type IN (?, ?, ?) "
+        f"SELECT status FROM webhook_events WHERE session_id = ? AND event_type IN ({marks}) "
         "ORDER BY created_at LIMIT 1",
-        [job["id"], *COMPLETION_EVENTS],
+        [job["id"], *ending],
     ).fetchone()
     return row[0] if row else "pending"
 

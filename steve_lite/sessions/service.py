@@ -31,8 +31,15 @@ from steve_lite.security.api_keys import ApiKey
 from steve_lite.security.urls import UrlRejected, validate_webhook_url
 from steve_lite.sessions.schemas import SessionCreate
 from steve_lite.settings import Settings
-from steve_lite.storage.s3 import ObjectHead, ObjectStorage, StorageError
+from steve_lite.storage.s3 import (
+    ObjectChangedError,
+    ObjectHead,
+    ObjectNotFoundError,
+    ObjectStorage,
+    StorageError,
+)
 from steve_lite.submissions.events import append_event
+from steve_lite.webhooks.outbox import record_event
 from steve_lite.workflows.schemas import FORMATS, UploadContract, WorkflowDefinition
 from steve_lite.workflows.service import find_assigned, get_definition
 
@@ -53,6 +60,11 @@ class SessionContext:
 def object_key(company_id: str, session_id: str, file_index: int) -> str:
     """Derived from ids only, never from caller input."""
     return f"companies/{company_id}/sessions/{session_id}/{file_index}"
+
+
+def sealed_key_for(upload_key: str) -> str:
+    """Where submit seals the upload at ``upload_key``: a key no presigned PUT is signed for."""
+    return f"sealed/{upload_key}"
 
 
 CANONICAL_JSON = json.JSONEncoder(separators=(",", ":"))
@@ -313,7 +325,12 @@ def load_own_session(db: Database, key: ApiKey, session_id: str) -> dict[str, An
 
 
 def expire_session(db: Database, session_id: str) -> bool:
-    """Mark a pending session ``expired`` and cancel its submission; False if not pending."""
+    """Mark a pending session ``expired``; False if it is not pending.
+
+    A submission still ``created`` becomes ``cancelled`` with reason "session expired", its
+    event and its ``submission.cancelled`` webhook (in the same transaction). One cancelled
+    before keeps its reason and history: expiry adds nothing to it.
+    """
     with transaction(db):
         cursor = db.execute(
             "UPDATE sessions SET state = 'expired' WHERE id = ? AND state = 'pending'", [session_id]
@@ -323,12 +340,14 @@ def expire_session(db: Database, session_id: str) -> bool:
         submission_id = db.execute(
             "SELECT id FROM submissions WHERE session_id = ?", [session_id]
         ).fetchone()[0]
-        db.execute(
+        cursor = db.execute(
             "UPDATE submissions SET status = 'cancelled', cancel_reason = ?, updated_at = ? "
-            "WHERE id = ?",
+            "WHERE id = ? AND status = 'created'",
             [EXPIRED_REASON, now_iso(), submission_id],
         )
-        append_event(db, submission_id, "cancelled", data={"reason": EXPIRED_REASON})
+        if cursor.rowcount == 1:
+            append_event(db, submission_id, "cancelled", data={"reason": EXPIRED_REASON})
+            record_event(db, session_id, "submission.cancelled", {"reason": EXPIRED_REASON})
     return True
 
 
@@ -395,7 +414,7 @@ def check_uploads(
     if errors:
         raise ValidationFailed("files do not match their declared content types", errors=errors)
     return [
-        {**f, "size_bytes": head.size}
+        {**f, "size_bytes": head.size, "etag": head.etag}
         for f, head in zip(files, heads, strict=True)
         if head is not None and head.size > 0
     ]
@@ -419,6 +438,40 @@ async def read_heads(
     return heads
 
 
+async def seal_uploads(
+    storage: ObjectStorage, present: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Copy each checked upload to its sealed key on the server, only while its ETag is the one
+    the checks read (so the sealed bytes are the checked ones); the files with their seal.
+
+    An upload replaced or deleted since its head was read: 409 ``conflict`` naming the file."""
+    sealed: list[dict[str, Any]] = [{} for _ in present]
+    changed: dict[int, FieldError] = {}
+
+    async def seal(index: int, file: dict[str, Any]) -> None:
+        target = sealed_key_for(file["object_key"])
+        copy = partial(storage.copy_if_unchanged, file["object_key"], target, file["etag"])
+        try:
+            etag = await anyio.to_thread.run_sync(copy)
+        except (ObjectChangedError, ObjectNotFoundError):
+            message = "the upload changed while it was being submitted; submit again"
+            slot = file["file_index"]
+            changed[slot] = FieldError(f"files[{slot}]", message, "changed")
+            return
+        sealed[index] = {**file, "sealed_key": target, "sealed_etag": etag}
+
+    try:
+        async with anyio.create_task_group() as group:
+            for index, file in enumerate(present):
+                group.start_soon(seal, index, file)
+    except* StorageError as failed:
+        raise failed.exceptions[0] from None
+    if changed:
+        errors = [changed[slot] for slot in sorted(changed)]
+        raise Conflict("uploads changed while they were being submitted", errors=errors)
+    return sealed
+
+
 def mark_submitted(
     db: Database, session: dict[str, Any], present: list[dict[str, Any]], lease_seconds: int
 ) -> bool:
@@ -438,8 +491,15 @@ def mark_submitted(
             return False
         for file in present:
             db.execute(
-                "UPDATE session_files SET size_bytes = ? WHERE session_id = ? AND file_index = ?",
-                [file["size_bytes"], session["id"], file["file_index"]],
+                "UPDATE session_files SET size_bytes = ?, sealed_key = ?, sealed_etag = ? "
+                "WHERE session_id = ? AND file_index = ?",
+                [
+                    file["size_bytes"],
+                    file["sealed_key"],
+                    file["sealed_etag"],
+                    session["id"],
+                    file["file_index"],
+                ],
             )
         cursor = db.execute(
             "UPDATE submissions SET status = 'processing', updated_at = ? "
@@ -455,13 +515,14 @@ def mark_submitted(
 async def submit_session(
     ctx: SessionContext, key: ApiKey, slug: str, session_id: str
 ) -> dict[str, Any]:
-    """Check the session and its uploads, then mark it submitted. The caller enqueues."""
+    """Check the session and its uploads, seal them, then mark it submitted. The caller
+    enqueues."""
     session = await check_submittable(ctx, key, slug, session_id)
     definition = get_definition(ctx.db, session["workflow_id"], session["workflow_version"])
     assert definition is not None
     files = session_files(ctx.db, session_id)
     heads = await read_heads(ctx.storage, files)
-    present = check_uploads(files, heads, definition)
+    present = await seal_uploads(ctx.storage, check_uploads(files, heads, definition))
     submitted = await ctx.writes.run(
         partial(
             mark_submitted,

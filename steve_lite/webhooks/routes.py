@@ -38,8 +38,11 @@ class WebhookTestResult(TypedDict):
 async def post_webhook_test(request: Request[ApiKey, Any, Any]) -> WebhookTestResult:
     """Send an unsigned ``webhook.test`` event to a URL and report what happened."""
     body = await read_json(request, WebhookTestRequest)
-    probe = partial(test_webhook, request.app.state.settings, body.webhook_url)
-    return await anyio.to_thread.run_sync(probe)  # type: ignore[return-value]
+    state = request.app.state
+    probe = partial(test_webhook, state.settings, body.webhook_url)
+    # Probes wait on their own few threads: slow targets cannot take the threads submit uses.
+    result = await anyio.to_thread.run_sync(probe, limiter=state.probe_threads)
+    return result  # type: ignore[return-value]
 
 
 ROUTES = [post_webhook_test]

@@ -211,7 +211,8 @@ def test_objects_on_external_storage_are_copied_only_when_asked_and_restore_else
         [object_key] = [
             row[0]
             for row in copy.execute(
-                "SELECT object_key FROM session_files WHERE session_id = ?", [session_id]
+                "SELECT COALESCE(sealed_key, object_key) FROM session_files WHERE session_id = ?",
+                [session_id],
             )
         ]
         assert target.download(object_key, max_bytes=len(data)) == data
