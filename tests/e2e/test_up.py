@@ -166,7 +166,7 @@ def start_receipt(up: Up, key: str, seed: int) -> dict[str, Any]:
         upload = session["uploadUrls"][0]
         assert upload["uploadUrl"].startswith("http://127.0.0.1:")
         receipt = render_receipt(random_receipt_spec(seed))
-        put = httpx.put(upload["uploadUrl"], content=receipt, headers=upload["headers"])
+        put = httpx.put(upload["uploadUrl"], content=receipt, headers=upload["headers"], timeout=30)
         assert put.status_code == 200, put.text
         path = f"/api/v1/workflows/receipt-ocr/sessions/{session['sessionId']}/submit"
         submitted = api.post(path)
