@@ -19,7 +19,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -263,7 +262,6 @@ class EmbeddedS3:
         data_dir.mkdir(parents=True, exist_ok=True)
         self._credentials = load_or_create_credentials(data_dir / "s3-credentials.json")
         self._process: subprocess.Popen[bytes] | None = None
-        self._stop_requested = threading.Event()
 
     @property
     def access_key(self) -> str:
@@ -329,7 +327,6 @@ class EmbeddedS3:
         write_private_file(self._identities_path, identities_config(self._credentials))
         write_private_file(self._security_path, security_config(self.data_dir / "tls"))
         log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
-        self._stop_requested = threading.Event()
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 self._command(weed),
@@ -356,7 +353,6 @@ class EmbeddedS3:
         process = self._process
         if process is None:
             return
-        self._stop_requested.set()
         if process.poll() is None:
             process.terminate()
             try:
@@ -372,11 +368,6 @@ class EmbeddedS3:
         if self._process is None:
             raise EmbeddedS3Error("the embedded S3 server was not started")
         return self._process.wait()
-
-    @property
-    def stop_requested(self) -> bool:
-        """True once :meth:`stop` was called for the current run."""
-        return self._stop_requested.is_set()
 
     def log_note(self, message: str) -> None:
         """Append a line of steve-lite's own to the server's log."""
