@@ -326,6 +326,7 @@ def main() -> int:
         key = create_company_key(data_dir, "bench", [SLUG])
         env = {
             "STEVE_RUN_WORKER": "false",
+            "STEVE_READY_REQUIRES_WORKER": "false",
             "STEVE_RATE_LIMIT_SESSION": RATE_LIMIT,
             "STEVE_RATE_LIMIT_SUBMIT": RATE_LIMIT,
             "STEVE_RATE_LIMIT_READ": RATE_LIMIT,

@@ -20,6 +20,7 @@ from steve_lite.console.routes import console_router
 from steve_lite.health import ROUTES as HEALTH_ROUTES
 from steve_lite.http import reference
 from steve_lite.http.bodies import ApiRequest, RequestBodies
+from steve_lite.http.cors import limit_cors_to_api
 from steve_lite.http.observe import observe_requests
 from steve_lite.http.openapi import JsonWithExamples, SwaggerWithExamples
 from steve_lite.http.problems import EXCEPTION_HANDLERS
@@ -112,5 +113,6 @@ def create_app(services: ApiServices) -> Litestar:
         state=State({**vars(services), "services": services}),
         logging_config=None,
     )
+    limit_cors_to_api(app)
     observe_requests(app)
     return app

@@ -89,10 +89,12 @@ def object_path(root: Path, key: str) -> Path:
 
 
 def stored_files(database: Path) -> list[dict[str, Any]]:
-    """The object key and declared content type of every file slot in the database copy."""
+    """The object key and declared content type of every file slot in the database copy: its
+    sealed copy once submitted (the upload is then only a leftover), else its upload."""
     with closing(sqlite3.connect(database)) as db:
         rows = db.execute(
-            "SELECT object_key, content_type FROM session_files ORDER BY object_key"
+            "SELECT COALESCE(sealed_key, object_key) AS key, content_type FROM session_files "
+            "ORDER BY key"
         ).fetchall()
     return [{"key": key, "contentType": content_type} for key, content_type in rows]
 

@@ -20,6 +20,7 @@ from steve_lite.bootstrap import create_demo_company, prepare_database
 from steve_lite.companies import service as companies
 from steve_lite.errors import ConfigurationError, NotFound, SteveLiteError
 from steve_lite.log import configure_logging
+from steve_lite.private_files import fix_data_dir, restrict_new_files
 from steve_lite.security import api_keys
 from steve_lite.settings import Settings
 from steve_lite.storage.setup import storage_for
@@ -66,9 +67,16 @@ class Context:
         self.settings = settings
         self._db: Database | None = None
 
+    def private_data_dir(self) -> None:
+        """Create the data directory (0700: the umask is set), or make an existing one private
+        (older versions left it readable by every user)."""
+        database.ensure_data_dir(self.settings.data_dir)
+        fix_data_dir(self.settings.data_dir)
+
     @property
     def db(self) -> Database:
         if self._db is None:
+            self.private_data_dir()
             self._db = open_db(self.settings)
         return self._db
 
@@ -107,6 +115,7 @@ def main(ctx: click.Context) -> None:
         )
         raise ConfigurationError(f"invalid configuration: {problems}") from None
     configure_logging(settings.log_level, settings.log_format)
+    restrict_new_files()
     ctx.obj = Context(settings)
 
 
@@ -117,6 +126,7 @@ def main(ctx: click.Context) -> None:
 @pass_context
 def migrate(ctx: Context) -> None:
     """Apply database migrations."""
+    ctx.private_data_dir()
     db = database.connect(ctx.settings.database_path)
     applied = database.migrate(db)
     workflows.install_system_workflows(db)
@@ -156,6 +166,7 @@ def s3(ctx: Context) -> None:
 
     if not ctx.settings.embedded_s3:
         raise ConfigurationError("STEVE_S3_ENDPOINT is set: there is no embedded server to run")
+    ctx.private_data_dir()
     run_embedded_s3(ctx.settings)
 
 

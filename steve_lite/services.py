@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 
+import anyio
 from sqlite_utils import Database
 
 from steve_lite import db as database
@@ -28,7 +29,8 @@ from steve_lite.storage.s3 import ObjectStorage
 @dataclass(frozen=True)
 class ApiServices:
     """The API process: one connection on the event loop, its group commit and read cache, the
-    object storage, and the queue (None: submitted sessions wait, for tests of the API alone)."""
+    object storage, the queue (None: submitted sessions wait, for tests of the API alone), and
+    the threads webhook probes wait on (slow targets cannot take the threads submit uses)."""
 
     settings: Settings
     db: Database
@@ -36,6 +38,7 @@ class ApiServices:
     cache: ReadCache
     storage: ObjectStorage
     queue: Queue | None
+    probe_threads: anyio.CapacityLimiter
 
 
 def ocr_pool_for(settings: Settings) -> OcrPool:

@@ -7,11 +7,11 @@ import time
 from datetime import timedelta
 
 from steve_lite.clock import to_iso, utcnow
-from steve_lite.processing.pipeline import INTERNAL_FAILURE_REASON, fail
+from steve_lite.processing.pipeline import INTERNAL_FAILURE_REASON, dispatch_events, fail
 from steve_lite.security.rate_limit import prune_windows
 from steve_lite.services import WorkerServices
 from steve_lite.sessions import store
-from steve_lite.sessions.service import expire_session
+from steve_lite.sessions.service import expire_session, sealed_key_for
 from steve_lite.storage.s3 import StorageError
 
 logger = logging.getLogger("steve_lite.sweeps")
@@ -20,19 +20,31 @@ LOST_DELIVERY_GRACE_SECONDS = 5
 
 
 def expire_stale_sessions(runtime: WorkerServices) -> int:
-    """Mark pending sessions past their TTL ``expired`` (submission ``cancelled``)."""
-    db = runtime.db
-    return sum(expire_session(db, session_id) for session_id in store.pending_past_ttl(db))
+    """Mark pending sessions past their TTL ``expired`` (a submission still ``created``:
+    ``cancelled``, with its webhook sent now)."""
+    expired = 0
+    for session_id in store.pending_past_ttl(runtime.db):
+        if expire_session(runtime.db, session_id):
+            dispatch_events(runtime, session_id)
+            expired += 1
+    return expired
 
 
-def purge_expired_objects(runtime: WorkerServices) -> int:
-    """Delete whatever was uploaded for expired sessions."""
+def purge_uploads(runtime: WorkerServices) -> int:
+    """Delete upload objects no one needs any more, once no upload URL of their session is valid
+    (the session's expiry): every object of an expired session; the upload originals of a
+    submitted one, whose sealed copies stay."""
     db = runtime.db
-    session_ids = store.expired_unpurged(db)
-    for session_id in session_ids:
-        runtime.storage.delete(store.object_keys(db, session_id))
+    sessions = store.unpurged_past_uploads(db)
+    for session_id, state in sessions:
+        files = store.file_keys(db, session_id)
+        if state == store.SessionState.EXPIRED:  # a submit that lost a race with expiry
+            keys = [key for upload, _ in files for key in (upload, sealed_key_for(upload))]
+        else:  # files submitted before sealing existed have their upload as sealed copy
+            keys = [upload for upload, sealed in files if sealed != upload]
+        runtime.storage.delete(keys)
         store.mark_purged(db, session_id)
-    return len(session_ids)
+    return len(sessions)
 
 
 def requeue_stale_submissions(runtime: WorkerServices) -> int:
@@ -71,9 +83,9 @@ def sweep(runtime: WorkerServices) -> None:
     """Run every upkeep step; the worker runs this at start and then every minute."""
     expired = expire_stale_sessions(runtime)
     try:
-        purged = purge_expired_objects(runtime)
+        purged = purge_uploads(runtime)
     except StorageError as exc:
-        logger.warning("could not delete objects of expired sessions: %s", exc)
+        logger.warning("could not delete upload objects: %s", exc)
         purged = 0
     requeued = requeue_stale_submissions(runtime)
     redispatched = redispatch_lost_deliveries(runtime)

@@ -3,6 +3,7 @@ the worker, for ``runner``, ``cli`` and the tests alike."""
 
 from __future__ import annotations
 
+import anyio
 from litestar import Litestar
 from sqlite_utils import Database
 
@@ -15,6 +16,7 @@ from steve_lite.services import ApiServices, WorkerServices
 from steve_lite.settings import Settings
 from steve_lite.storage.s3 import ObjectStorage
 from steve_lite.tasks import bind_tasks
+from steve_lite.webhooks.service import PROBE_THREADS
 
 
 def api_services(
@@ -34,6 +36,7 @@ def api_services(
         cache=ReadCache(db),
         storage=storage,
         queue=queue,
+        probe_threads=anyio.CapacityLimiter(PROBE_THREADS),
     )
 
 

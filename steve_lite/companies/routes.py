@@ -48,14 +48,15 @@ async def list_companies(
     limit: FromQuery[int | None] = None,
     cursor: FromQuery[str | None] = None,
 ) -> CompanyPage:
-    """Active companies, oldest first."""
+    """The key's own company; every active company for a legacy key. Oldest first."""
     db = request.app.state.db
+    company_id = request.user.company_id
     rows, next_cursor = paginate(
         db,
-        scope="companies",
+        scope=f"companies:{company_id or 'all'}",
         limit=limit,
         cursor=cursor,
-        fetch=lambda after, n: service.list_companies(db, after=after, limit=n),
+        fetch=lambda after, n: service.list_companies(db, only_id=company_id, after=after, limit=n),
         position=lambda row: row["id"],
     )
     return page([company_json(row) for row in rows], next_cursor)  # type: ignore[return-value]

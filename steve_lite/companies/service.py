@@ -50,13 +50,23 @@ def require_company(db: Database, slug: str) -> dict[str, Any]:
 
 
 def list_companies(
-    db: Database, *, active_only: bool = True, after: str | None = None, limit: int | None = None
+    db: Database,
+    *,
+    active_only: bool = True,
+    only_id: str | None = None,
+    after: str | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Companies ordered by creation (then id); ``after`` is the last id of the previous page."""
+    """Companies ordered by creation (then id); ``after`` is the last id of the previous page.
+
+    ``only_id`` narrows the list to that one company (what a company key may see)."""
     sql = "SELECT * FROM companies WHERE 1 = 1"
     params: list[Any] = []
     if active_only:
         sql += " AND active = 1"
+    if only_id is not None:
+        sql += " AND id = ?"
+        params.append(only_id)
     if after is not None:
         sql += " AND (created_at, id) > (SELECT created_at, id FROM companies WHERE id = ?)"
         params.append(after)

@@ -354,15 +354,16 @@ def sniff_image(data: bytes) -> str | None:
 
 
 def file_object_key(db: Database, company_id: str, submission_id: str, file_index: int) -> str:
-    """The object key of a file, after checking the submission is the company's; 404 else."""
+    """The key of a file's sealed copy (what was submitted, never the upload, which its
+    uploader may still overwrite), after checking the submission is the company's; 404 else."""
     row = load_submission(db, company_id, submission_id)
     file = db.execute(
-        "SELECT object_key, size_bytes FROM session_files WHERE session_id = ? AND file_index = ?",
+        "SELECT sealed_key FROM session_files WHERE session_id = ? AND file_index = ?",
         [row["session_id"], file_index],
     ).fetchone()
-    if file is None or not file["size_bytes"]:
+    if file is None or not file["sealed_key"]:
         raise NotFound(f"file {file_index} of submission {submission_id!r} not found")
-    return file["object_key"]
+    return file["sealed_key"]
 
 
 def download_image(storage: ObjectStorage, object_key: str) -> tuple[bytes, str | None]:

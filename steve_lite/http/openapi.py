@@ -26,7 +26,8 @@ DESCRIPTIONS = {
     401: "Missing, malformed or unknown API key",
     403: "Revoked key, deactivated company, or a legacy key on a company route",
     404: "Not found, or not visible to this key",
-    409: "Conflict: wrong state for this transition, or an idempotency clash",
+    409: "Conflict: wrong state for this transition, an idempotency clash, or an upload "
+    "replaced while it was being submitted",
     410: "The session expired",
     413: "The request body is larger than the limit",
     422: "Validation error: one errors[] entry per field",

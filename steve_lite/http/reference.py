@@ -116,7 +116,8 @@ REVIEW_IDEMPOTENCY = (
 )
 
 LIST_COMPANIES = rules(
-    "The active companies, oldest first. " + PAGINATION,
+    "Your own company; for a legacy key (migration tooling), every active company, oldest "
+    "first. " + PAGINATION,
     bucket="read",
     success="200 a page of `{id, name, slug, createdAt}`",
     legacy_keys=True,
@@ -154,13 +155,15 @@ CREATE_SESSION = rules(
     "signed URLs; concurrent identical creates make exactly one session",
 )
 SUBMIT_SESSION = rules(
-    "Check every uploaded file (size and leading bytes, one small ranged read each) and queue "
-    "the session for processing. The session becomes `submitted`, its submission "
+    "Check every uploaded file (size and leading bytes, one small ranged read each), seal it "
+    "(a server-side copy that processing, `sizeBytes` and `downloadUrl` use from then on) and "
+    "queue the session for processing. The session becomes `submitted`, its submission "
     "`processing`. No body.",
     bucket="submit",
     success="200 the submitted session",
     errors="400 `conflict` (the session is not pending), 404 `not-found` (no such session of "
-    "this workflow for this key), 410 `gone` (the session expired), 422 `files-missing` "
+    "this workflow for this key), 409 `conflict` (an upload was replaced while it was being "
+    "submitted: `files[i]`; submit again), 410 `gone` (the session expired), 422 `files-missing` "
     "(fewer uploaded files than `minFiles`, each missing `files[i]` listed) or "
     "`validation-error` (`files[i]` too large, `files[i].contentType` not what the bytes are), "
     "503 (object storage unavailable, with `Retry-After`)",
@@ -179,7 +182,8 @@ GET_JOB = rules(
 TEST_WEBHOOK = rules(
     'POST an unsigned `{"type": "webhook.test", "timestamp": ...}` to the URL (5-second '
     "timeout, no redirects followed) and report what happened; `success` is true only for a "
-    "2xx in time. The URL must pass the same rules as a session's `webhookUrl`.",
+    "2xx in time. The URL must pass the same rules as a session's `webhookUrl`. At most 8 "
+    "tests run at once per server process; more wait their turn.",
     bucket="webhook_test",
     success="200 the probe result (also when the receiver failed: see `success`)",
     errors=f"{TOO_LARGE}, 422 `validation-error` on `webhookUrl` (not https, a private or "
@@ -192,10 +196,12 @@ LIST_SUBMISSIONS = rules(
     "`status` and `fraudStatus`. " + PAGINATION,
     bucket="read",
     success="200 a page of submissions",
-    errors="422 `validation-error` (an unknown `status` or `fraudStatus`)",
+    errors="400 `bad-request` (an unknown `status` or `fraudStatus`, or a `limit` that is not "
+    "a number: `errors` names the parameter)",
 )
 GET_SUBMISSION = rules(
-    "One submission with its files (presigned download URLs valid one hour), result, fraud "
+    "One submission with its files (presigned download URLs of the sealed copies, valid one "
+    "hour, answered as attachments of the checked image type), result, fraud "
     "matches and events (newest first, at most 100).",
     bucket="read",
     success="200 the detail",

@@ -11,16 +11,22 @@ from steve_lite.sessions import store
 from steve_lite.sessions.store import SessionRow
 
 COMPLETION_EVENTS = ("session.completed", "session.review_required", "session.failed")
+# A session that ends without being submitted (cancelled while pending, or expired) ends with
+# its submission's cancellation.
+UNSUBMITTED_END_EVENT = "submission.cancelled"
 
 
 def delivery_status(db: Database, job: SessionRow) -> str | None:
-    """The delivery status of the session's completion event (null without a webhook URL)."""
+    """The delivery status of the event that ended the session (null without a webhook URL):
+    its completion once submitted, else its submission's cancellation."""
     if not job["webhook_url"]:
         return None
+    ending = COMPLETION_EVENTS if job["submitted_at"] else (UNSUBMITTED_END_EVENT,)
+    marks = ", ".join("?" for _ in ending)
     row = db.execute(
-        "SELECT status FROM webhook_events WHERE session_id = ? AND event_type IN (?, ?, ?) "
+        f"SELECT status FROM webhook_events WHERE session_id = ? AND event_type IN ({marks}) "
         "ORDER BY created_at LIMIT 1",
-        [job["id"], *COMPLETION_EVENTS],
+        [job["id"], *ending],
     ).fetchone()
     return row[0] if row else "pending"
 

@@ -45,7 +45,12 @@ from steve_lite.queue import PROCESS_RETRY_DELAY
 from steve_lite.services import WorkerServices
 from steve_lite.sessions import store
 from steve_lite.sessions.store import SessionRow, SessionState, SubmissionStatus
-from steve_lite.storage.s3 import ObjectNotFoundError, ObjectTooLargeError, StorageError
+from steve_lite.storage.s3 import (
+    ObjectChangedError,
+    ObjectNotFoundError,
+    ObjectTooLargeError,
+    StorageError,
+)
 from steve_lite.submissions.events import append_event, has_event
 from steve_lite.webhooks.outbox import record_event
 from steve_lite.workflows.schemas import FORMATS, WorkflowDefinition
@@ -104,16 +109,21 @@ def file_name(file: dict[str, Any]) -> str:
 def download_and_decode(
     runtime: WorkerServices, file: dict[str, Any], accepted: list[str], limit_bytes: int
 ) -> DecodedImage:
-    """One file's image; a bad file raises :class:`FileFailure` naming it.
+    """One file's image, from the copy sealed at submit; a bad file raises
+    :class:`FileFailure` naming it.
 
     Storage outages raise ``StorageError`` so that the task is retried.
     """
     name = file_name(file)
     try:
-        data = runtime.storage.download(file["object_key"], max_bytes=limit_bytes)
+        data = runtime.storage.download(
+            file["sealed_key"], max_bytes=limit_bytes, etag=file["sealed_etag"]
+        )
         return decode_image(data, accepted)
     except ObjectNotFoundError:
         raise FileFailure(f"{name}: the uploaded object is gone") from None
+    except ObjectChangedError:
+        raise FileFailure(f"{name}: the sealed copy changed after submit") from None
     except ObjectTooLargeError:
         raise FileFailure(f"{name}: the object changed size after submit") from None
     except ImageDecodeError as exc:

@@ -21,7 +21,7 @@ REPLAY = ResponseSpec(
     generate_examples=False,
 )
 CREATE_RESPONSES = {200: REPLAY, **problem_responses(404, 409, 413, 422)}
-SUBMIT_RESPONSES = problem_responses(404, 410, 422, 503)
+SUBMIT_RESPONSES = problem_responses(404, 409, 410, 422, 503)
 
 
 def context(request: Request[Any, Any, Any]) -> ApiServices:

@@ -31,8 +31,15 @@ from steve_lite.sessions import store
 from steve_lite.sessions.schemas import SessionCreate
 from steve_lite.sessions.store import SessionRow, SessionState, SubmissionStatus
 from steve_lite.settings import Settings
-from steve_lite.storage.s3 import ObjectHead, ObjectStorage, StorageError
+from steve_lite.storage.s3 import (
+    ObjectChangedError,
+    ObjectHead,
+    ObjectNotFoundError,
+    ObjectStorage,
+    StorageError,
+)
 from steve_lite.submissions.events import append_event
+from steve_lite.webhooks.outbox import record_event
 from steve_lite.workflows.schemas import UploadContract, WorkflowDefinition
 from steve_lite.workflows.service import find_assigned, get_definition
 
@@ -42,6 +49,11 @@ EXPIRED_REASON = "session expired"
 def object_key(company_id: str, session_id: str, file_index: int) -> str:
     """Derived from ids only, never from caller input."""
     return f"companies/{company_id}/sessions/{session_id}/{file_index}"
+
+
+def sealed_key_for(upload_key: str) -> str:
+    """Where submit seals the upload at ``upload_key``: a key no presigned PUT is signed for."""
+    return f"sealed/{upload_key}"
 
 
 CANONICAL_JSON = json.JSONEncoder(separators=(",", ":"))
@@ -259,13 +271,20 @@ def session_answer(
 
 
 def expire_session(db: Database, session_id: str) -> bool:
-    """Mark a pending session ``expired`` and cancel its submission; False if not pending."""
+    """Mark a pending session ``expired``; False if it is not pending.
+
+    A submission still ``created`` becomes ``cancelled`` with reason "session expired", its
+    event and its ``submission.cancelled`` webhook (in the same transaction). One cancelled
+    before keeps its reason and history: expiry adds nothing to it.
+    """
     with transaction(db):
-        submission_id = store.expire(db, session_id, EXPIRED_REASON)
-        if submission_id is None:
+        expiry = store.expire(db, session_id, EXPIRED_REASON)
+        if expiry is None:
             return False
-        event = store.TRANSITIONS["expire"].event
-        append_event(db, submission_id, event, data={"reason": EXPIRED_REASON})
+        if expiry.cancelled:
+            event = store.TRANSITIONS["expire"].event
+            append_event(db, expiry.submission_id, event, data={"reason": EXPIRED_REASON})
+            record_event(db, session_id, "submission.cancelled", {"reason": EXPIRED_REASON})
     return True
 
 
@@ -330,7 +349,7 @@ def check_uploads(
     if errors:
         raise Invalid("files do not match their declared content types", errors=errors)
     return [
-        {**f, "size_bytes": head.size}
+        {**f, "size_bytes": head.size, "etag": head.etag}
         for f, head in zip(files, heads, strict=True)
         if head is not None and head.size > 0
     ]
@@ -354,6 +373,40 @@ async def read_heads(
     return heads
 
 
+async def seal_uploads(
+    storage: ObjectStorage, present: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Copy each checked upload to its sealed key on the server, only while its ETag is the one
+    the checks read (so the sealed bytes are the checked ones); the files with their seal.
+
+    An upload replaced or deleted since its head was read: 409 ``conflict`` naming the file."""
+    sealed: list[dict[str, Any]] = [{} for _ in present]
+    changed: dict[int, FieldError] = {}
+
+    async def seal(index: int, file: dict[str, Any]) -> None:
+        target = sealed_key_for(file["object_key"])
+        copy = partial(storage.copy_if_unchanged, file["object_key"], target, file["etag"])
+        try:
+            etag = await anyio.to_thread.run_sync(copy)
+        except (ObjectChangedError, ObjectNotFoundError):
+            message = "the upload changed while it was being submitted; submit again"
+            slot = file["file_index"]
+            changed[slot] = FieldError(f"files[{slot}]", message, "changed")
+            return
+        sealed[index] = {**file, "sealed_key": target, "sealed_etag": etag}
+
+    try:
+        async with anyio.create_task_group() as group:
+            for index, file in enumerate(present):
+                group.start_soon(seal, index, file)
+    except* StorageError as failed:
+        raise failed.exceptions[0] from None
+    if changed:
+        errors = [changed[slot] for slot in sorted(changed)]
+        raise Conflict("uploads changed while they were being submitted", errors=errors)
+    return sealed
+
+
 def mark_submitted(
     db: Database, session: SessionRow, present: list[dict[str, Any]], lease_seconds: int
 ) -> bool:
@@ -362,10 +415,13 @@ def mark_submitted(
     The lease lets the reconciler re-queue a session whose enqueue was lost.
     Returns False when the session stopped being pending meanwhile.
     """
-    sizes = [(file["file_index"], file["size_bytes"]) for file in present]
+    sealed = [
+        store.SealedFile(f["file_index"], f["size_bytes"], f["sealed_key"], f["sealed_etag"])
+        for f in present
+    ]
     lease = timedelta(seconds=lease_seconds)
     with transaction(db):
-        if not store.submit(db, session["id"], session["submission_id"], sizes, lease):
+        if not store.submit(db, session["id"], session["submission_id"], sealed, lease):
             return False
         event = store.TRANSITIONS["submit"].event
         append_event(db, session["submission_id"], event, data={"files": len(present)})
@@ -375,13 +431,14 @@ def mark_submitted(
 async def submit_session(
     ctx: ApiServices, key: ApiKey, slug: str, session_id: str
 ) -> dict[str, Any]:
-    """Check the session and its uploads, then mark it submitted. The caller enqueues."""
+    """Check the session and its uploads, seal them, then mark it submitted. The caller
+    enqueues."""
     session = await check_submittable(ctx, key, slug, session_id)
     definition = get_definition(ctx.db, session["workflow_id"], session["workflow_version"])
     assert definition is not None
     files = session_files(ctx.db, session_id)
     heads = await read_heads(ctx.storage, files)
-    present = check_uploads(files, heads, definition)
+    present = await seal_uploads(ctx.storage, check_uploads(files, heads, definition))
     submitted = await ctx.writes.run(
         partial(
             mark_submitted,

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, TypedDict, cast
+from typing import Any, NamedTuple, TypedDict, cast
 
 from sqlite_utils import Database
 
@@ -60,7 +60,8 @@ S, B = SessionState, SubmissionStatus
 TRANSITIONS: dict[str, Transition] = {
     "create": Transition((), S.PENDING, (), B.CREATED, "created"),
     "submit": Transition((S.PENDING,), S.SUBMITTED, (B.CREATED,), B.PROCESSING, "submitted"),
-    "expire": Transition((S.PENDING,), S.EXPIRED, (), B.CANCELLED, "cancelled"),
+    # A submission cancelled before keeps its reason and history: expiry adds nothing to it.
+    "expire": Transition((S.PENDING,), S.EXPIRED, (B.CREATED,), B.CANCELLED, "cancelled"),
     "start": Transition((S.SUBMITTED,), None, (), None, "processing_started"),
     # The outcome decides review or approved; a submission cancelled meanwhile stays cancelled.
     "complete": Transition(
@@ -164,13 +165,15 @@ def pending_past_ttl(db: Database) -> list[str]:
     return [row[0] for row in rows]
 
 
-def expired_unpurged(db: Database) -> list[str]:
-    """The ids of expired sessions whose uploads have not been deleted yet."""
+def unpurged_past_uploads(db: Database) -> list[tuple[str, str]]:
+    """``(id, state)`` of sessions whose upload objects have not been deleted yet although no
+    upload URL of theirs is valid any more: expired ones, and submitted ones past their TTL."""
     rows = db.execute(
-        "SELECT id FROM sessions WHERE state = ? AND objects_purged_at IS NULL",
-        [SessionState.EXPIRED],
+        "SELECT id, state FROM sessions WHERE objects_purged_at IS NULL "
+        "AND state != ? AND (state = ? OR expires_at <= ?)",
+        [SessionState.PENDING, SessionState.EXPIRED, now_iso()],
     )
-    return [row[0] for row in rows]
+    return [(row[0], row[1]) for row in rows]
 
 
 def submitted_past_lease(db: Database, now: datetime) -> list[tuple[str, int]]:
@@ -198,6 +201,15 @@ def submission_status(db: Database, submission_id: str) -> str:
 
 
 # ---------------------------------------------------------------- create and submit
+
+
+class SealedFile(NamedTuple):
+    """An upload checked at submit and its sealed copy (see ``sessions.service.seal_uploads``)."""
+
+    file_index: int
+    size_bytes: int
+    sealed_key: str
+    sealed_etag: str
 
 
 def insert_session(
@@ -234,10 +246,10 @@ def submit(
     db: Database,
     session_id: str,
     submission_id: str,
-    sizes: Iterable[tuple[int, int]],
+    files: Iterable[SealedFile],
     lease: timedelta,
 ) -> bool:
-    """``pending`` -> ``submitted`` with the uploads' ``(file_index, size)`` and a lease, and
+    """``pending`` -> ``submitted`` with the uploads' sizes and sealed copies and a lease, and
     the submission ``created`` -> ``processing``. False when the session stopped being
     pending; :class:`NotPending` when its submission was cancelled meanwhile (the caller's
     transaction then rolls the session back)."""
@@ -251,8 +263,9 @@ def submit(
     if cursor.rowcount != 1:
         return False
     db.conn.executemany(
-        "UPDATE session_files SET size_bytes = ? WHERE session_id = ? AND file_index = ?",
-        [(size, session_id, index) for index, size in sizes],
+        "UPDATE session_files SET size_bytes = ?, sealed_key = ?, sealed_etag = ? "
+        "WHERE session_id = ? AND file_index = ?",
+        [(f.size_bytes, f.sealed_key, f.sealed_etag, session_id, f.file_index) for f in files],
     )
     cursor = db.execute(
         "UPDATE submissions SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
@@ -266,9 +279,17 @@ def submit(
 # ---------------------------------------------------------------- expiry
 
 
-def expire(db: Database, session_id: str, reason: str) -> str | None:
-    """``pending`` -> ``expired``, its submission ``cancelled`` with ``reason``; the submission's
-    id, or None when the session was not pending."""
+class Expiry(NamedTuple):
+    """A session that expired: its submission, and whether expiry cancelled it (False when it
+    was cancelled before)."""
+
+    submission_id: str
+    cancelled: bool
+
+
+def expire(db: Database, session_id: str, reason: str) -> Expiry | None:
+    """``pending`` -> ``expired``, its submission ``cancelled`` with ``reason`` when still
+    ``created``; None when the session was not pending."""
     rule = TRANSITIONS["expire"]
     cursor = db.execute(
         "UPDATE sessions SET state = ? WHERE id = ? AND state = ?",
@@ -279,16 +300,20 @@ def expire(db: Database, session_id: str, reason: str) -> str | None:
     submission_id = str(
         db.execute("SELECT id FROM submissions WHERE session_id = ?", [session_id]).fetchone()[0]
     )
-    db.execute(
-        "UPDATE submissions SET status = ?, cancel_reason = ?, updated_at = ? WHERE id = ?",
-        [rule.to_submission, reason, now_iso(), submission_id],
+    cursor = db.execute(
+        "UPDATE submissions SET status = ?, cancel_reason = ?, updated_at = ? "
+        "WHERE id = ? AND status = ?",
+        [rule.to_submission, reason, now_iso(), submission_id, *rule.submissions],
     )
-    return submission_id
+    return Expiry(submission_id, cancelled=cursor.rowcount == 1)
 
 
-def object_keys(db: Database, session_id: str) -> list[str]:
-    rows = db.execute("SELECT object_key FROM session_files WHERE session_id = ?", [session_id])
-    return [row[0] for row in rows]
+def file_keys(db: Database, session_id: str) -> list[tuple[str, str | None]]:
+    """``(object_key, sealed_key)`` of each file slot (no sealed copy before submit)."""
+    rows = db.execute(
+        "SELECT object_key, sealed_key FROM session_files WHERE session_id = ?", [session_id]
+    )
+    return [(row[0], row[1]) for row in rows]
 
 
 def mark_purged(db: Database, session_id: str) -> None:

@@ -1,8 +1,13 @@
 """The embedded S3 server: SeaweedFS `weed mini` as a child process, on loopback only.
 
 Files under `data_dir`: `s3-credentials.json` (generated once, mode 0600), `s3-identities.json`
-(the `-s3.config` file, mode 0600), `weed.log` (the server's output), `weed.pid` (the running
-server's process id) and `seaweedfs/` (its data).
+(the `-s3.config` file, mode 0600), `security.toml` and `tls/` (JWT signing keys for the filer
+and volume servers, gRPC certificates: new at every start, mode 0600), `weed.log` (the server's
+output), `weed.pid` (the running server's process id) and `seaweedfs/` (its data).
+
+The S3 port asks for the credentials; the filer and volume ports answer only requests signed
+with the JWT keys of `security.toml`, which weed reads from its working directory (this one),
+and every gRPC port only peers with the certificate in `tls/` (mutual TLS).
 """
 
 import contextlib
@@ -14,7 +19,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -24,6 +28,7 @@ from types import TracebackType
 from minio.helpers import check_bucket_name
 
 from steve_lite.lifetime import die_with_parent_hook
+from steve_lite.storage.grpc_tls import new_certificates, security_sections
 from steve_lite.storage.s3 import ObjectStorage
 
 COMPONENTS = ("s3", "filer", "master", "volume", "admin")
@@ -34,8 +39,10 @@ REGION = "us-east-1"
 LOG_TAIL_BYTES = 4_000
 LEFTOVER_STOP_SECONDS = 10
 PORT_WAIT_SECONDS = 10
-# weed reads these as fallbacks for its own flags; an inherited value must not change the server.
+# weed reads these as fallbacks for its own flags, and WEED_* ones over security.toml: an
+# inherited value must not change the server (or empty its JWT keys).
 WEED_FALLBACK_VARIABLES = ("S3_BUCKET", "S3_EXTERNAL_URL", "S3_TABLE_BUCKET")
+WEED_CONFIG_PREFIX = "WEED_"
 
 
 class EmbeddedS3Error(Exception):
@@ -127,6 +134,27 @@ def load_or_create_credentials(path: Path) -> S3Credentials:
     return credentials
 
 
+def security_config(tls_dir: Path) -> str:
+    """A `security.toml` with fresh JWT signing keys and gRPC certificates (written 0600 into
+    `tls_dir`): HTTP reads and writes on the volume server and the filer must carry a token
+    signed with those keys (the S3 gateway and the master, inside the same `weed mini`, sign
+    their own), gRPC peers must present the certificate; the filer lists no directories and no
+    UI is served."""
+    sections = ["jwt.signing", "jwt.signing.read", "jwt.filer_signing", "jwt.filer_signing.read"]
+    keys = "".join(f'[{name}]\nkey = "{secrets.token_hex(32)}"\n\n' for name in sections)
+    tls_dir.mkdir(mode=0o700, exist_ok=True)
+    certificates = new_certificates()
+    paths = {name: tls_dir / f"{name}.pem" for name in ("ca", "cert", "key")}
+    for name, path in paths.items():
+        write_private_file(path, getattr(certificates, name))
+    return (
+        "# Written by steve-lite at each start of the embedded S3 server: do not edit.\n\n"
+        + keys
+        + "[access]\nui = false\n\n[filer.expose_directory_metadata]\nenabled = false\n\n"
+        + security_sections(**paths)
+    )
+
+
 def identities_config(credentials: S3Credentials) -> str:
     """The `-s3.config` JSON granting these credentials full access."""
     identity = {
@@ -135,6 +163,15 @@ def identities_config(credentials: S3Credentials) -> str:
         "actions": ["Admin", "Read", "Write", "List", "Tagging"],
     }
     return json.dumps({"identities": [identity]}, indent=2) + "\n"
+
+
+def weed_environment() -> dict[str, str]:
+    """This process's environment without the variables that would change weed's settings."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name not in WEED_FALLBACK_VARIABLES and not name.startswith(WEED_CONFIG_PREFIX)
+    }
 
 
 def wait_for_free_ports(ports: Iterable[int], timeout: float) -> list[int]:
@@ -198,6 +235,7 @@ class EmbeddedS3:
     ) -> None:
         """Ports left at 0 are picked now and kept for the life of this object."""
         check_bucket_name(bucket, strict=True)
+        data_dir = data_dir.absolute()  # weed runs in it: the paths it is given must be absolute
         requested = dict.fromkeys(COMPONENTS, 0) | dict(ports or {})
         if s3_port:
             requested["s3"] = s3_port
@@ -220,10 +258,10 @@ class EmbeddedS3:
         self.pid_path = data_dir / "weed.pid"
         self._weed_dir = data_dir / "seaweedfs"
         self._identities_path = data_dir / "s3-identities.json"
+        self._security_path = data_dir / "security.toml"
         data_dir.mkdir(parents=True, exist_ok=True)
         self._credentials = load_or_create_credentials(data_dir / "s3-credentials.json")
         self._process: subprocess.Popen[bytes] | None = None
-        self._stop_requested = threading.Event()
 
     @property
     def access_key(self) -> str:
@@ -287,15 +325,17 @@ class EmbeddedS3:
         # weed mini reloads options saved by an earlier run: only this command line may count.
         (self._weed_dir / "mini.options").unlink(missing_ok=True)
         write_private_file(self._identities_path, identities_config(self._credentials))
+        write_private_file(self._security_path, security_config(self.data_dir / "tls"))
         log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
-        self._stop_requested = threading.Event()
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 self._command(weed),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={k: v for k, v in os.environ.items() if k not in WEED_FALLBACK_VARIABLES},
+                env=weed_environment(),
+                cwd=self.data_dir,  # where weed finds security.toml
+                umask=0o077,  # its files are private (weed chmods its *.vif files 0644 itself)
                 start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop weed
                 preexec_fn=die_with_parent_hook(),
             )
@@ -313,7 +353,6 @@ class EmbeddedS3:
         process = self._process
         if process is None:
             return
-        self._stop_requested.set()
         if process.poll() is None:
             process.terminate()
             try:
@@ -329,11 +368,6 @@ class EmbeddedS3:
         if self._process is None:
             raise EmbeddedS3Error("the embedded S3 server was not started")
         return self._process.wait()
-
-    @property
-    def stop_requested(self) -> bool:
-        """True once :meth:`stop` was called for the current run."""
-        return self._stop_requested.is_set()
 
     def log_note(self, message: str) -> None:
         """Append a line of steve-lite's own to the server's log."""

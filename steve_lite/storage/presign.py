@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from urllib.parse import quote, urlsplit
 
@@ -66,10 +67,20 @@ class Presigner:
             self._second = (second, amz_date)
         return amz_date
 
-    def presign(self, method: str, key: str, expires: timedelta, *, at: float | None = None) -> str:
+    def presign(
+        self,
+        method: str,
+        key: str,
+        expires: timedelta,
+        *,
+        at: float | None = None,
+        response_headers: Mapping[str, str] | None = None,
+    ) -> str:
         """A URL that lets its holder send ``method`` for object ``key`` until it expires.
 
-        ``at`` is the signing time (Unix seconds; default now)."""
+        ``at`` is the signing time (Unix seconds; default now). ``response_headers`` are signed
+        query parameters such as ``response-content-type``, which make a GET answer with that
+        header whatever the object was stored with."""
         seconds = int(expires.total_seconds())
         if not 1 <= seconds <= MAX_EXPIRY_SECONDS:
             raise ValueError(f"expires must be 1 s to 7 days, not {expires}")
@@ -80,8 +91,20 @@ class Presigner:
             f"X-Amz-Algorithm={ALGORITHM}&X-Amz-Credential={credential}"
             f"&X-Amz-Date={amz_date}&X-Amz-Expires={seconds}&X-Amz-SignedHeaders=host"
         )
+        canonical_query = query
+        if response_headers:
+            # Like minio: the extra parameters sorted, before the X-Amz ones in the URL; the
+            # signed (canonical) query sorts every parameter.
+            extra = sorted(
+                f"{quote(name, safe='')}={quote(value, safe='')}"
+                for name, value in response_headers.items()
+            )
+            canonical_query = "&".join(
+                "=".join(pair) for pair in sorted(p.split("=") for p in [*query.split("&"), *extra])
+            )
+            query = "&".join([*extra, query])
         canonical_request = (
-            f"{method}\n{path}\n{query}\nhost:{self._host}\n\nhost\nUNSIGNED-PAYLOAD"
+            f"{method}\n{path}\n{canonical_query}\nhost:{self._host}\n\nhost\nUNSIGNED-PAYLOAD"
         )
         string_to_sign = (
             f"{ALGORITHM}\n{amz_date}\n{scope}\n"

@@ -13,6 +13,7 @@ from urllib.parse import quote, urlsplit
 
 import urllib3
 from minio import Minio
+from minio.commonconfig import CopySource
 from minio.deleteobjects import DeleteObject
 from minio.error import MinioException, S3Error
 
@@ -33,12 +34,17 @@ class ObjectTooLargeError(StorageError):
     """The object is larger than the caller agreed to read."""
 
 
+class ObjectChangedError(StorageError):
+    """The object's ETag is no longer the one the caller named (HTTP 412)."""
+
+
 @dataclass(frozen=True)
 class ObjectHead:
-    """An object's total size and its leading bytes."""
+    """An object's total size, its leading bytes and its ETag (None for an empty object)."""
 
     size: int
     head: bytes
+    etag: str | None
 
 
 @dataclass(frozen=True)
@@ -142,9 +148,18 @@ class ObjectStorage:
         """A URL that lets its holder PUT this one object until it expires (no network call)."""
         return self._presigner.presign("PUT", key, expires)
 
-    def presign_get(self, key: str, expires: timedelta) -> str:
-        """A URL that lets its holder GET this one object until it expires (no network call)."""
-        return self._presigner.presign("GET", key, expires)
+    def presign_get(self, key: str, expires: timedelta, *, content_type: str, filename: str) -> str:
+        """A URL that lets its holder GET this one object until it expires (no network call).
+
+        The answer's `Content-Type` is `content_type` and it comes as an attachment named
+        `filename`, whatever the object was stored with: the signed `response-content-type` and
+        `response-content-disposition` overrides (GetObject), so a browser never renders it.
+        """
+        overrides = {
+            "response-content-disposition": f'attachment; filename="{filename}"',
+            "response-content-type": content_type,
+        }
+        return self._presigner.presign("GET", key, expires, response_headers=overrides)
 
     def object_url(self, key: str) -> str:
         """The object's path-style address on the public endpoint: `{url}/{bucket}/{key}`.
@@ -164,33 +179,43 @@ class ObjectStorage:
             if exc.code == "NoSuchKey":
                 return None
             if exc.code == "InvalidRange":  # any range on a zero-byte object
-                return ObjectHead(size=0, head=b"")
+                return ObjectHead(size=0, head=b"", etag=None)
             raise self._failure(action, exc) from exc
         except CLIENT_ERRORS as exc:
             raise self._failure(action, exc) from exc
         try:
+            etag = response.headers["ETag"]
             content_range = response.headers.get("Content-Range")
             if content_range is not None:
-                return ObjectHead(size=parse_total_size(content_range), head=response.read())
+                size = parse_total_size(content_range)
+                return ObjectHead(size=size, head=response.read(), etag=etag)
             # The server ignored the range and sends the whole object: read only what we need.
-            return ObjectHead(
-                size=int(response.headers["Content-Length"]), head=response.read(length)
-            )
+            size = int(response.headers["Content-Length"])
+            return ObjectHead(size=size, head=response.read(length), etag=etag)
         except (KeyError, ValueError) as exc:
-            raise StorageError(f"{action}: the answer gave no object size") from exc
+            raise StorageError(f"{action}: the answer gave no object size or ETag") from exc
         except CLIENT_ERRORS as exc:
             raise self._failure(action, exc) from exc
         finally:
             release(response)
 
-    def download(self, key: str, max_bytes: int) -> bytes:
-        """The whole object; one larger than `max_bytes` is refused without being read."""
+    def download(self, key: str, max_bytes: int, *, etag: str | None = None) -> bytes:
+        """The whole object; one larger than `max_bytes` is refused without being read.
+
+        With `etag`, the read is conditional (`If-Match`): another version of the object raises
+        :class:`ObjectChangedError` instead of being read.
+        """
         action = f"downloading {key!r}"
+        conditions: dict[str, str | list[str] | tuple[str]] | None = (
+            {"If-Match": etag} if etag else None
+        )
         try:
-            response = self._server.get_object(self.bucket, key)
+            response = self._server.get_object(self.bucket, key, request_headers=conditions)
         except S3Error as exc:
             if exc.code == "NoSuchKey":
                 raise ObjectNotFoundError(f"object {key!r} does not exist") from None
+            if exc.code == "PreconditionFailed":
+                raise ObjectChangedError(f"object {key!r} is no longer ETag {etag}") from None
             raise self._failure(action, exc) from exc
         except CLIENT_ERRORS as exc:
             raise self._failure(action, exc) from exc
@@ -210,6 +235,31 @@ class ObjectStorage:
             raise self._failure(action, exc) from exc
         finally:
             release(response)
+
+    def copy_if_unchanged(self, source_key: str, target_key: str, etag: str) -> str:
+        """Server-side copy (CopyObject) of `source_key` to `target_key`, only while the source
+        still has this `etag` (`x-amz-copy-source-if-match`); the copy's ETag.
+
+        A source with another ETag raises :class:`ObjectChangedError`, a missing one
+        :class:`ObjectNotFoundError`; nothing is written then.
+        """
+        action = f"copying {source_key!r} to {target_key!r}"
+        source = CopySource(self.bucket, source_key, match_etag=etag)
+        try:
+            result = self._server.copy_object(self.bucket, target_key, source)
+        except S3Error as exc:
+            if exc.code == "NoSuchKey":
+                raise ObjectNotFoundError(f"object {source_key!r} does not exist") from None
+            if exc.code == "PreconditionFailed":
+                raise ObjectChangedError(
+                    f"object {source_key!r} is no longer ETag {etag}"
+                ) from None
+            raise self._failure(action, exc) from exc
+        except CLIENT_ERRORS as exc:
+            raise self._failure(action, exc) from exc
+        if not result.etag:
+            raise StorageError(f"{action}: the answer gave no ETag")
+        return f'"{result.etag}"'  # minio drops the quotes the ETag header has
 
     def delete(self, keys: Iterable[str]) -> None:
         """Delete these objects in batches; keys that do not exist are not an error."""

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from steve_lite.errors import ConfigurationError
+from steve_lite.private_files import make_private
 from steve_lite.settings import Settings
 from steve_lite.storage.embedded import EmbeddedS3, PortsTakenError, write_private_file
 from steve_lite.storage.s3 import ObjectStorage
@@ -82,6 +83,9 @@ class SupervisedS3:
         with self._supervisor.lock:
             self.server.stop()
         endpoint_record(self._settings).unlink(missing_ok=True)
+        # weed writes its volume info files (*.vif) 0644 whatever the umask, in 0700 directories.
+        fixed = make_private(embedded_dir(self._settings))
+        logger.debug("made %d files of the embedded S3 server private", len(fixed))
 
 
 def storage_for(settings: Settings, embedded: EmbeddedS3 | None = None) -> ObjectStorage:

@@ -48,7 +48,7 @@ def detail(request: Request[ApiKey, Any, Any], submission_id: str) -> Submission
     tags=[docs.SUBMISSIONS],
     summary="List submissions",
     description=docs.LIST_SUBMISSIONS,
-    responses=problem_responses(422),
+    responses=problem_responses(),
 )
 async def list_submissions(
     request: Request[ApiKey, Any, Any],

@@ -13,10 +13,12 @@ from sqlite_utils import Database
 
 from steve_lite.clock import now_iso, to_iso, utcnow
 from steve_lite.db import transaction
-from steve_lite.errors import Conflict, FieldError, Invalid, NotFound
+from steve_lite.errors import Conflict, FieldError, Invalid, Malformed, NotFound
+from steve_lite.formats import FORMATS
 from steve_lite.http.bodies import field_path
 from steve_lite.pagination import paginate
 from steve_lite.sessions import store
+from steve_lite.sessions.service import sealed_key_for
 from steve_lite.storage.s3 import ObjectStorage
 from steve_lite.submissions.events import append_event
 from steve_lite.submissions.schemas import FRAUD_STATUSES, STATUSES
@@ -70,6 +72,7 @@ def item_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_filters(status: str | None, fraud_status: str | None) -> None:
+    """Unknown filter values are invalid query parameters: 400, naming each one."""
     errors = []
     if status is not None and status not in STATUSES:
         errors.append(FieldError("status", f"must be one of {', '.join(STATUSES)}", "enum"))
@@ -78,7 +81,7 @@ def check_filters(status: str | None, fraud_status: str | None) -> None:
             FieldError("fraudStatus", f"must be one of {', '.join(FRAUD_STATUSES)}", "enum")
         )
     if errors:
-        raise Invalid("invalid filters", errors=errors)
+        raise Malformed("invalid request parameters", errors=errors)
 
 
 def list_submissions(
@@ -174,8 +177,19 @@ def list_fraud_matches(
     return [match_json(row) for row in rows], next_cursor
 
 
+def download_url(
+    storage: ObjectStorage, submission_id: str, row: dict[str, Any], ttl: timedelta
+) -> str:
+    """A presigned GET of the file's sealed copy (of nothing yet before submit), answered as an
+    attachment of its checked image type: never as what the uploader sent."""
+    key = row["sealed_key"] or sealed_key_for(row["object_key"])
+    content_type = row["content_type"]  # submit refused files whose bytes are not this type
+    filename = f"{submission_id}-{row['file_index']}.{FORMATS[content_type]}"
+    return storage.presign_get(key, ttl, content_type=content_type, filename=filename)
+
+
 def files_json(
-    db: Database, storage: ObjectStorage, session_id: str, ttl_seconds: int
+    db: Database, storage: ObjectStorage, submission_id: str, session_id: str, ttl_seconds: int
 ) -> list[dict[str, Any]]:
     """Every file slot with a presigned GET URL (valid ``ttl_seconds``)."""
     ttl = timedelta(seconds=ttl_seconds)
@@ -189,7 +203,7 @@ def files_json(
             "label": row["label"],
             "contentType": row["content_type"],
             "sizeBytes": row["size_bytes"],
-            "downloadUrl": storage.presign_get(row["object_key"], ttl),
+            "downloadUrl": download_url(storage, submission_id, dict(row), ttl),
             "downloadUrlExpiresAt": expires,
         }
         for row in rows
@@ -220,7 +234,7 @@ def submission_detail(
     row = load_submission(db, company_id, submission_id)
     return {
         **item_json(row),
-        "files": files_json(db, storage, row["session_id"], url_ttl),
+        "files": files_json(db, storage, submission_id, row["session_id"], url_ttl),
         "result": loads(row["result"]),
         "fraudMatches": [match_json(m) for m in fraud_matches(db, submission_id)],
         "events": events_json(db, submission_id),

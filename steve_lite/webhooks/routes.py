@@ -41,8 +41,10 @@ async def post_webhook_test(
     request: Request[ApiKey, Any, Any], data: JSONBody[WebhookTestRequest]
 ) -> WebhookTestResult:
     """Send an unsigned ``webhook.test`` event to a URL and report what happened."""
-    probe = partial(test_webhook, request.app.state.settings, data.webhook_url)
-    answer = await anyio.to_thread.run_sync(probe)
+    state = request.app.state
+    probe = partial(test_webhook, state.settings, data.webhook_url)
+    # Probes wait on their own few threads: slow targets cannot take the threads submit uses.
+    answer = await anyio.to_thread.run_sync(probe, limiter=state.probe_threads)
     return answer  # type: ignore[return-value]
 
 

@@ -9,6 +9,10 @@ from steve_lite.security.urls import UrlRejected, validate_webhook_url
 from steve_lite.settings import Settings
 from steve_lite.webhooks.sender import probe_webhook
 
+# Webhook tests running at once per API process; more wait their turn. Each may take the whole
+# STEVE_WEBHOOK_TEST_TIMEOUT_SECONDS, and none may take a thread from the rest of the API.
+PROBE_THREADS = 8
+
 
 def test_webhook(settings: Settings, url: str) -> dict[str, Any]:
     """Check the URL like a session's, then send the unsigned ``webhook.test`` probe."""

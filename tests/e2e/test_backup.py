@@ -119,7 +119,7 @@ def test_backup_during_load_restores_every_committed_session_event_and_object(
         load.stop.set()
         for thread in threads:
             thread.join(30)
-        source.stop(signal.SIGTERM)
+        source.stop(signal.SIGTERM, timeout=90)  # up lets running tasks finish (30 s)
     assert not load.errors, load.errors
     created, submitted = load.acknowledged_before(backup_started)
     assert len(submitted) >= 6
@@ -160,7 +160,7 @@ def test_backup_during_load_restores_every_committed_session_event_and_object(
                 expected = hashlib.sha256(load.uploads[session_id]).hexdigest()
                 assert hashlib.sha256(download.content).hexdigest() == expected
     finally:
-        assert server.stop(signal.SIGTERM) == 0
+        assert server.stop(signal.SIGTERM, timeout=90) == 0  # tasks may still be running
     assert "Traceback" not in server.output()
 
 
@@ -211,7 +211,8 @@ def test_objects_on_external_storage_are_copied_only_when_asked_and_restore_else
         [object_key] = [
             row[0]
             for row in copy.execute(
-                "SELECT object_key FROM session_files WHERE session_id = ?", [session_id]
+                "SELECT COALESCE(sealed_key, object_key) FROM session_files WHERE session_id = ?",
+                [session_id],
             )
         ]
         assert target.download(object_key, max_bytes=len(data)) == data

@@ -7,6 +7,8 @@ import json
 import os
 import re
 import signal
+import sqlite3
+import stat
 import subprocess
 import time
 import uuid
@@ -170,7 +172,7 @@ def start_receipt(up: Up, key: str, seed: int) -> dict[str, Any]:
         upload = session["uploadUrls"][0]
         assert upload["uploadUrl"].startswith("http://127.0.0.1:")
         receipt = render_receipt(random_receipt_spec(seed))
-        put = httpx.put(upload["uploadUrl"], content=receipt, headers=upload["headers"])
+        put = httpx.put(upload["uploadUrl"], content=receipt, headers=upload["headers"], timeout=30)
         assert put.status_code == 200, put.text
         path = f"/api/v1/workflows/receipt-ocr/sessions/{session['sessionId']}/submit"
         submitted = api.post(path)
@@ -347,3 +349,46 @@ def test_json_logs_of_up_are_json_from_every_process(tmp_path: Path) -> None:
     assert [(r["route"], r["status"]) for r in access if r["route"].startswith("/api/")] == [
         ("/api/v1/workflows", 200)
     ]
+
+
+def loose_paths(data_dir: Path, *, weed_running: bool = False) -> list[str]:
+    """Paths under ``data_dir`` that are not 0700 directories or 0600 files. While ``weed``
+    runs, its volume info files (*.vif, which it chmods 0644 itself) are left out: they sit in
+    0700 directories, so no other user reaches them, and its stop makes them 0600."""
+    found = []
+    for path in [data_dir, *data_dir.rglob("*")]:
+        if weed_running and path.suffix == ".vif":
+            continue
+        mode = path.lstat().st_mode
+        wanted = 0o700 if stat.S_ISDIR(mode) else 0o600 if stat.S_ISREG(mode) else None
+        if wanted is not None and stat.S_IMODE(mode) != wanted:
+            found.append(f"{path.relative_to(data_dir)} {stat.S_IMODE(mode):o}")
+    return found
+
+
+def test_up_keeps_every_file_private_and_fixes_an_older_data_dir(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    (data_dir / "s3").mkdir(parents=True)  # as an older version left it: 0755 and 0644
+    data_dir.chmod(0o755)
+    sqlite3.connect(data_dir / "steve.db").close()
+    (data_dir / "steve.db").chmod(0o644)
+    (data_dir / "s3" / "s3-credentials.json").write_text('{"accessKey": "A", "secretKey": "B"}')
+    (data_dir / "s3" / "s3-credentials.json").chmod(0o644)
+    assert loose_paths(data_dir)
+
+    up = Up(data_dir)
+    try:
+        up.wait_ready()
+        (key,) = KEY_PATTERN.findall(up.stdout)
+        session = start_receipt(up, key, seed=9)  # writes the databases, the queue and S3 data
+        db = database.connect(data_dir / "steve.db")
+        wait_for_processing(db, session["submissionId"])
+        written = {p.name for p in data_dir.rglob("*")}
+        assert {"steve.db-wal", "steve.db-shm", "queue.db", "weed.log"} <= written, written
+        assert len(list((data_dir / "s3").rglob("*"))) > 10  # the server's own files
+        assert loose_paths(data_dir, weed_running=True) == []
+    finally:
+        assert up.stop() == 0, up.stderr
+    assert loose_paths(data_dir) == []
+    assert "was readable by other users: made 4 path(s) private" in up.stderr, up.stderr
+    assert "s3/s3-credentials.json" in up.stderr

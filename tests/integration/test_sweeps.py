@@ -18,12 +18,12 @@ from typing import Any
 import httpx
 import pytest
 
-from steve_lite.clock import parse_iso, utcnow
+from steve_lite.clock import parse_iso, to_iso, utcnow
 from steve_lite.queue import Queue
 from steve_lite.services import WorkerServices
 from steve_lite.sweeps import (
     expire_stale_sessions,
-    purge_expired_objects,
+    purge_uploads,
     requeue_stale_submissions,
 )
 from steve_lite.wiring import worker_services
@@ -121,7 +121,7 @@ def test_expiry_sweep_cancels_stale_sessions_and_deletes_their_objects(
         time.sleep(0.05)
 
     assert expire_stale_sessions(runtime) == 2
-    assert purge_expired_objects(runtime) == 2
+    assert purge_uploads(runtime) == 2
 
     for session in (uploaded, empty):
         row = session_row(short, session["sessionId"])
@@ -148,7 +148,7 @@ def test_expiry_sweep_cancels_stale_sessions_and_deletes_their_objects(
     assert short.storage.read_head(fresh_key) is not None
 
     assert expire_stale_sessions(runtime) == 0  # already done: nothing twice
-    assert purge_expired_objects(runtime) == 0
+    assert purge_uploads(runtime) == 0
 
 
 def test_sessions_left_submitted_past_their_lease_are_requeued(lease_pair: Installation) -> None:
@@ -177,3 +177,31 @@ def test_sessions_left_submitted_past_their_lease_are_requeued(lease_pair: Insta
     assert session_row(long, leased["sessionId"])["lease_until"] == held_until
     assert requeue_stale_submissions(runtime) == 0
     assert reader.pending_count() == 1
+
+
+def test_purge_deletes_upload_originals_once_their_urls_expired_and_keeps_sealed_copies(
+    ttl_pair: Installation,
+) -> None:
+    short, long, runtime = ttl_pair.short, ttl_pair.long, ttl_pair.runtime
+    tenant = short.tenant()
+    session = open_session(long, tenant, "compliance-vm", 1)
+    submit(long, tenant, session)
+    row = short.db.execute(
+        "SELECT object_key, sealed_key FROM session_files WHERE session_id = ?",
+        [session["sessionId"]],
+    ).fetchone()
+    upload, sealed = row["object_key"], row["sealed_key"]
+    assert sealed == f"sealed/{upload}"
+    assert purge_uploads(runtime) == 0  # its upload URL may still be valid
+    # An hour later (the session's TTL): no upload URL of it is valid any more.
+    past = to_iso(utcnow() - timedelta(seconds=1))
+    short.db.execute(
+        "UPDATE sessions SET expires_at = ? WHERE id = ?", [past, session["sessionId"]]
+    )
+
+    assert purge_uploads(runtime) == 1
+
+    assert short.storage.read_head(upload) is None
+    assert short.storage.read_head(sealed) is not None
+    assert session_row(short, session["sessionId"])["state"] == "submitted"
+    assert purge_uploads(runtime) == 0

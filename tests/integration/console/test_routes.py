@@ -436,3 +436,21 @@ def test_the_queue_orders_and_filters(worker_stack: WorkerStack) -> None:
         issues = jobs[0]["result"]["extractedData"]["issues"]
         assert issues and 'id="issues"' in blurred
         assert all(f"photo 1: {issue['message']}" in blurred for issue in issues)
+
+
+def test_the_console_shows_the_submitted_image_after_the_upload_is_overwritten(
+    worker_stack: WorkerStack, tenant: Tenant, browser: httpx.Client
+) -> None:
+    api = worker_stack.api
+    image, forged = receipt(seed=12), receipt(seed=13)
+    session = open_session(api, tenant, "receipt-ocr", 1)
+    assert put_file(session["uploadUrls"][0], image).status_code == 200
+    with api.client(tenant) as client:
+        submit = f"/api/v1/workflows/receipt-ocr/sessions/{session['sessionId']}/submit"
+        assert client.post(submit).status_code == 200
+    job = wait_for_job(api, tenant, session["sessionId"])
+    assert put_file(session["uploadUrls"][0], forged).status_code == 200  # still valid
+
+    served = browser.get(f"/console/submissions/{job['submissionId']}/files/0")
+
+    assert served.status_code == 200 and served.content == image

@@ -65,6 +65,17 @@ def test_cors_on_api_routes(live_api: LiveApi) -> None:
     assert preflight.headers["access-control-allow-origin"] == "*"
 
 
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/openapi.json", "/docs", "/metrics"])
+def test_no_cors_outside_the_api(live_api: LiveApi, path: str) -> None:
+    origin = {"Origin": "https://app.example"}
+    with live_api.client() as client:
+        response = client.get(path, headers=origin)
+        preflight = client.options(path, headers={**origin, "Access-Control-Request-Method": "GET"})
+    assert response.status_code != 500
+    for answer in (response, preflight):
+        assert not [h for h in answer.headers if h.startswith("access-control-")], answer.headers
+
+
 def all_keys(value: object) -> set[str]:
     if isinstance(value, dict):
         return set(value) | {k for v in value.values() for k in all_keys(v)}

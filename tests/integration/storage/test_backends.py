@@ -10,15 +10,19 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from urllib.parse import urlsplit
 
+import anyio
 import httpx
 import pytest
 
+from steve_lite.errors import Conflict
 from steve_lite.processing.pipeline import process_session
+from steve_lite.sessions.service import seal_uploads, sealed_key_for
 from steve_lite.storage.embedded import EmbeddedS3
 from tests.factories.photos import make_text_file
-from tests.support.api import LiveApi, make_settings
+from tests.support.api import LiveApi, Tenant, make_settings
 from tests.support.backends import MinioServer, require_docker, running_minio, start_live_api_on
 from tests.support.processing import detail, runtime_for, submitted_session
 from tests.support.sessions import open_session, submit
@@ -168,18 +172,19 @@ def test_processing_reads_the_uploaded_bytes_and_decides(backend_api: LiveApi) -
     assert state == "completed"
 
 
-def test_an_object_deleted_after_submit_fails_the_session(backend_api: LiveApi) -> None:
+def file_rows(api: LiveApi, session_id: str) -> list[dict]:
+    rows = api.db.execute(
+        "SELECT * FROM session_files WHERE session_id = ? ORDER BY file_index", [session_id]
+    )
+    return [dict(row) for row in rows]
+
+
+def test_a_sealed_copy_deleted_after_submit_fails_the_session(backend_api: LiveApi) -> None:
     api = backend_api
     tenant = api.tenant()
     session = submitted_session(api, tenant, [jpeg(seed=42)])
-    keys = [
-        row[0]
-        for row in api.db.execute(
-            "SELECT object_key FROM session_files WHERE session_id = ?", [session["sessionId"]]
-        )
-    ]
-    api.storage.delete(keys)
-    assert api.storage.read_head(keys[0]) is None
+    [row] = file_rows(api, session["sessionId"])
+    api.storage.delete([row["sealed_key"]])
     process_session(runtime_for(api), session["sessionId"])
     state, reason = api.db.execute(
         "SELECT state, failed_reason FROM sessions WHERE id = ?", [session["sessionId"]]
@@ -187,3 +192,99 @@ def test_an_object_deleted_after_submit_fails_the_session(backend_api: LiveApi) 
     assert state == "failed"
     assert reason == "file 0 (photo): the uploaded object is gone"
     assert detail(api, tenant, session["submissionId"]).json()["submissionStatus"] == "failed"
+
+
+def test_a_sealed_copy_changed_after_submit_fails_the_session(backend_api: LiveApi) -> None:
+    """Only the server's own credentials reach the sealed key; a change there is still caught."""
+    api = backend_api
+    tenant = api.tenant()
+    session = submitted_session(api, tenant, [jpeg(seed=43)])
+    [row] = file_rows(api, session["sessionId"])
+    overwrite = api.storage.presign_put(row["sealed_key"], timedelta(minutes=5))
+    assert httpx.put(overwrite, content=jpeg(seed=44)).status_code == 200
+    process_session(runtime_for(api), session["sessionId"])
+    state, reason = api.db.execute(
+        "SELECT state, failed_reason FROM sessions WHERE id = ?", [session["sessionId"]]
+    ).fetchone()
+    assert (state, reason) == ("failed", "file 0 (photo): the sealed copy changed after submit")
+
+
+# ---------------------------------------------------------------- sealed uploads
+
+
+def what_the_submission_shows(api: LiveApi, tenant: Tenant, submission_id: str) -> dict:
+    """Everything a reviewer or integrator sees of the files: reported fields, hashes stored
+    for fraud checks, and the bytes each downloadUrl serves."""
+    body = detail(api, tenant, submission_id).json()
+    rows = file_rows(api, body["sessionId"])
+    served = [httpx.get(f["downloadUrl"], timeout=30) for f in body["files"]]
+    assert all(response.status_code == 200 for response in served)
+    return {
+        "status": body["submissionStatus"],
+        "result": body["result"],
+        "files": [
+            {k: f[k] for k in ("fileIndex", "contentType", "sizeBytes")} for f in body["files"]
+        ],
+        "hashes": [(row["sha256"], row["phash"]) for row in rows],
+        "served": [hashlib.sha256(response.content).hexdigest() for response in served],
+    }
+
+
+def test_an_upload_overwritten_after_submit_changes_nothing(backend_api: LiveApi) -> None:
+    api = backend_api
+    tenant = api.tenant()
+    original, forged = jpeg(seed=45), jpeg(seed=46, blur=6)
+    assert len(forged) != len(original)
+    session = submitted_session(api, tenant, [original])
+    upload = session["uploadUrls"][0]
+    assert put_file(upload, forged).status_code == 200  # still valid: before processing
+
+    process_session(runtime_for(api), session["sessionId"])
+    processed = what_the_submission_shows(api, tenant, session["submissionId"])
+    assert processed["hashes"][0][0] == hashlib.sha256(original).hexdigest()
+    assert processed["served"] == [hashlib.sha256(original).hexdigest()]
+    assert processed["files"][0]["sizeBytes"] == len(original)
+    assert processed["status"] == "approved"  # the forged photo is blurred: it would be review
+
+    assert put_file(upload, forged).status_code == 200  # after completion
+    assert what_the_submission_shows(api, tenant, session["submissionId"]) == processed
+    [row] = file_rows(api, session["sessionId"])
+    assert api.storage.read_head(row["object_key"]).size == len(forged)  # the overwrite landed
+
+
+def test_an_upload_replaced_during_submit_is_not_sealed(backend_api: LiveApi) -> None:
+    """The race the conditional copy closes: bytes checked, then replaced before the copy."""
+    api = backend_api
+    tenant = api.tenant()
+    session = open_session(api, tenant)
+    upload = session["uploadUrls"][0]
+    assert put_file(upload, jpeg(seed=47)).status_code == 200
+    [row] = file_rows(api, session["sessionId"])
+    checked = api.storage.read_head(row["object_key"])
+    assert put_file(upload, make_text_file()).status_code == 200
+
+    with pytest.raises(Conflict) as refused:
+        anyio.run(seal_uploads, api.storage, [{**row, "etag": checked.etag}])
+
+    assert [e.field for e in refused.value.errors] == ["files[0]"]
+    assert api.storage.read_head(sealed_key_for(row["object_key"])) is None
+
+
+def test_a_polyglot_uploaded_as_html_downloads_as_an_inert_png(backend_api: LiveApi) -> None:
+    api = backend_api
+    tenant = api.tenant()
+    polyglot = png(seed=48) + b"<html><body><script>alert(document.cookie)</script></body></html>"
+    session = open_session(api, tenant, content_type="image/png")
+    upload = session["uploadUrls"][0]
+    stored = httpx.put(upload["uploadUrl"], content=polyglot, headers={"Content-Type": "text/html"})
+    assert stored.status_code == 200
+    assert submit(api, tenant, session).status_code == 200  # the magic number is PNG's
+
+    [file] = detail(api, tenant, session["submissionId"]).json()["files"]
+    served = httpx.get(file["downloadUrl"], timeout=30)
+
+    assert served.status_code == 200 and served.content == polyglot
+    assert served.headers["content-type"] == "image/png"
+    assert served.headers["content-disposition"] == (
+        f'attachment; filename="{session["submissionId"]}-0.png"'
+    )

@@ -1,7 +1,9 @@
 """EmbeddedS3 runs a real `weed mini` on 127.0.0.1 and leaves nothing behind."""
 
 import os
+import re
 import socket
+import ssl
 import stat
 import sys
 from datetime import timedelta
@@ -18,7 +20,6 @@ from steve_lite.storage.embedded import (
     find_weed,
     pick_free_ports,
 )
-from steve_lite.storage.s3 import ObjectHead
 
 
 def process_exists(pid: int) -> bool:
@@ -58,6 +59,83 @@ def test_session_server_listens_on_loopback_only(embedded_s3: EmbeddedS3) -> Non
     assert set(addresses.values()) == {"0100007F"}  # 127.0.0.1, little-endian hex
 
 
+def test_filer_and_volume_ports_refuse_requests_without_credentials(
+    embedded_s3: EmbeddedS3,
+) -> None:
+    """Only the S3 port hands out objects, and only to signed requests: the filer and volume
+    ports want a JWT signed with the keys of the data dir's security.toml (0600)."""
+    storage = embedded_s3.storage()
+    key = "companies/co_1/sessions/ses_1/0"
+    upload(storage.presign_put(key, timedelta(minutes=5)), b"\xff\xd8\xffsecret receipt")
+    filer = f"http://127.0.0.1:{embedded_s3.ports['filer']}"
+    volume = f"http://127.0.0.1:{embedded_s3.ports['volume']}"
+    master = f"http://127.0.0.1:{embedded_s3.ports['master']}"
+    bucket_path = f"/buckets/{embedded_s3.bucket}"
+    with httpx.Client(trust_env=False, timeout=10) as http:
+        attempts = {
+            "filer read": http.get(f"{filer}{bucket_path}/{key}"),
+            "filer list": http.get(f"{filer}{bucket_path}/companies/", params={"limit": 100}),
+            "filer list buckets": http.get(f"{filer}/buckets/"),
+            "filer overwrite": http.put(f"{filer}{bucket_path}/{key}", content=b"forged"),
+            "filer upload": http.post(
+                f"{filer}{bucket_path}/companies/new", files={"file": ("new", b"forged")}
+            ),
+            "filer delete": http.delete(f"{filer}{bucket_path}/{key}"),
+        }
+        assigned = http.get(f"{master}/dir/assign").json()  # a file id, but no token to use it
+        attempts["volume write"] = http.post(
+            f"{volume}/{assigned['fid']}", files={"file": ("x", b"forged")}
+        )
+        volume_ids = [v["Id"] for v in http.get(f"{volume}/status").json()["Volumes"]]
+        for volume_id in volume_ids:
+            for needle in ("01", "0101", "02"):
+                attempts[f"volume read {volume_id},{needle}"] = http.get(
+                    f"{volume}/{volume_id},{needle}"
+                )
+    assert volume_ids, "the volume server holds volumes"
+    answered = {name: response.status_code for name, response in attempts.items()}
+    assert set(answered.values()) == {401}, answered
+    assert all("secret receipt" not in r.text for r in attempts.values())
+    assert storage.download(key, max_bytes=100) == b"\xff\xd8\xffsecret receipt"  # unchanged
+    security = embedded_s3.data_dir / "security.toml"
+    assert stat.S_IMODE(security.stat().st_mode) == 0o600
+    assert len(re.findall(r'^key = "[0-9a-f]{64}"$', security.read_text(), re.MULTILINE)) == 4
+
+
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes.fromhex("000000040000000000")
+
+
+def first_answer(connection: socket.socket) -> bytes:
+    """Send what a gRPC client without TLS sends first; the first bytes that come back."""
+    connection.sendall(HTTP2_PREFACE)
+    try:
+        return connection.recv(64)
+    except ConnectionResetError:
+        return b""
+
+
+@pytest.mark.parametrize("component", ["filer", "volume", "master", "s3"])
+def test_grpc_ports_refuse_peers_without_the_certificate(
+    embedded_s3: EmbeddedS3, component: str
+) -> None:
+    port = embedded_s3.ports[component] + GRPC_PORT_OFFSET
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as plain:
+        answer = first_answer(plain)
+    assert answer[3:4] != b"\x04", "an HTTP/2 SETTINGS frame: gRPC answered without TLS"
+
+    context = ssl.create_default_context(cafile=embedded_s3.data_dir / "tls" / "ca.pem")
+    context.check_hostname = False
+    context.set_alpn_protocols(["h2"])
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw) as tls,
+        pytest.raises(ssl.SSLError, match="CERTIFICATE"),
+    ):
+        first_answer(tls)  # the server's certificate is fine; ours is missing
+    for name in ("ca.pem", "cert.pem", "key.pem"):
+        assert stat.S_IMODE((embedded_s3.data_dir / "tls" / name).stat().st_mode) == 0o600
+
+
 def test_start_and_stop_leave_no_process_and_no_sockets(tmp_path: Path) -> None:
     with EmbeddedS3(tmp_path, bucket="steve-lite") as server:
         pid = server.pid
@@ -86,7 +164,8 @@ def test_restart_reuses_private_credentials_and_keeps_data(tmp_path: Path) -> No
 
     with EmbeddedS3(tmp_path, bucket="steve-lite") as second:
         assert (second.access_key, second.secret_key) == first_keys
-        assert second.storage().read_head("kept/0") == ObjectHead(size=7, head=b"\xff\xd8\xffdata")
+        head = second.storage().read_head("kept/0")
+        assert head is not None and (head.size, head.head) == (7, b"\xff\xd8\xffdata")
 
 
 def test_a_server_left_behind_by_a_dead_parent_is_stopped_by_the_next_start(

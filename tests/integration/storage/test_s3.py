@@ -1,5 +1,6 @@
 """ObjectStorage against a real embedded SeaweedFS server on 127.0.0.1."""
 
+import hashlib
 import socket
 import subprocess
 import time
@@ -13,6 +14,7 @@ import pytest
 
 from steve_lite.storage.embedded import EmbeddedS3
 from steve_lite.storage.s3 import (
+    ObjectChangedError,
     ObjectHead,
     ObjectNotFoundError,
     ObjectStorage,
@@ -39,6 +41,14 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def presign_download(storage: ObjectStorage, key: str) -> str:
+    return storage.presign_get(key, TEN_MINUTES, content_type="image/png", filename="file.png")
+
+
 def upload(http: httpx.Client, storage: ObjectStorage, key: str, data: bytes) -> None:
     """Upload through a presigned PUT, as an integrator would."""
     response = http.put(storage.presign_put(key, TEN_MINUTES), content=data)
@@ -59,11 +69,10 @@ def test_presigned_put_uploads_and_read_head_gives_size_and_leading_bytes(
 ) -> None:
     upload(http, object_storage, "company/session/0", PNG_BYTES)
 
-    assert object_storage.read_head("company/session/0") == ObjectHead(
-        size=1032, head=PNG_BYTES[:16]
-    )
+    head = object_storage.read_head("company/session/0")
+    assert head == ObjectHead(size=1032, head=PNG_BYTES[:16], etag=f'"{md5(PNG_BYTES)}"')
     assert object_storage.read_head("company/session/0", length=4) == ObjectHead(
-        size=1032, head=b"\x89PNG"
+        size=1032, head=b"\x89PNG", etag=head.etag
     )
 
 
@@ -72,8 +81,10 @@ def test_presigned_urls_escape_keys_as_the_server_expects(
 ) -> None:
     key = "odd key/ü~x+y=z&w"
     upload(http, object_storage, key, PNG_BYTES)
-    assert object_storage.read_head(key) == ObjectHead(size=1032, head=PNG_BYTES[:16])
-    fetched = http.get(object_storage.presign_get(key, TEN_MINUTES))
+    assert object_storage.read_head(key) == ObjectHead(
+        size=1032, head=PNG_BYTES[:16], etag=f'"{md5(PNG_BYTES)}"'
+    )
+    fetched = http.get(presign_download(object_storage, key))
     assert fetched.status_code == 200 and fetched.content == PNG_BYTES
 
 
@@ -82,7 +93,9 @@ def test_read_head_of_an_object_shorter_than_the_head(
 ) -> None:
     upload(http, object_storage, "short", b"RIFF")
 
-    assert object_storage.read_head("short") == ObjectHead(size=4, head=b"RIFF")
+    assert object_storage.read_head("short") == ObjectHead(
+        size=4, head=b"RIFF", etag=f'"{md5(b"RIFF")}"'
+    )
 
 
 def test_read_head_of_missing_and_empty_objects(
@@ -91,7 +104,7 @@ def test_read_head_of_missing_and_empty_objects(
     upload(http, object_storage, "empty", b"")
 
     assert object_storage.read_head("missing") is None
-    assert object_storage.read_head("empty") == ObjectHead(size=0, head=b"")
+    assert object_storage.read_head("empty") == ObjectHead(size=0, head=b"", etag=None)
 
 
 def test_curl_uploads_to_a_presigned_url(object_storage: ObjectStorage, tmp_path: Path) -> None:
@@ -104,7 +117,9 @@ def test_curl_uploads_to_a_presigned_url(object_storage: ObjectStorage, tmp_path
         ["curl", *curl_options, "--upload-file", str(photo), url], check=True, timeout=30
     )
 
-    assert object_storage.read_head("by-curl") == ObjectHead(size=1032, head=PNG_BYTES[:16])
+    assert object_storage.read_head("by-curl") == ObjectHead(
+        size=1032, head=PNG_BYTES[:16], etag=f'"{md5(PNG_BYTES)}"'
+    )
 
 
 def test_put_with_a_changed_signature_is_refused(
@@ -135,7 +150,7 @@ def test_presigned_get_downloads_and_a_changed_signature_is_refused(
     object_storage: ObjectStorage, http: httpx.Client
 ) -> None:
     upload(http, object_storage, "to-read", PNG_BYTES)
-    url = object_storage.presign_get("to-read", TEN_MINUTES)
+    url = presign_download(object_storage, "to-read")
 
     assert http.get(url).content == PNG_BYTES
     assert http.get(with_changed_signature(url)).status_code == 403
@@ -154,7 +169,65 @@ def test_download_reads_whole_objects_up_to_the_limit(
     with pytest.raises(ObjectNotFoundError):
         object_storage.download("missing", max_bytes=1032)
     # The refused read did not spoil the connection pool for the next call.
-    assert object_storage.read_head("photo") == ObjectHead(size=1032, head=PNG_BYTES[:16])
+    assert object_storage.read_head("photo") == ObjectHead(
+        size=1032, head=PNG_BYTES[:16], etag=f'"{md5(PNG_BYTES)}"'
+    )
+
+
+def test_a_conditional_download_refuses_another_version(
+    object_storage: ObjectStorage, http: httpx.Client
+) -> None:
+    upload(http, object_storage, "photo", PNG_BYTES)
+    head = object_storage.read_head("photo")
+    assert head is not None and head.etag is not None
+    assert object_storage.download("photo", max_bytes=1032, etag=head.etag) == PNG_BYTES
+
+    upload(http, object_storage, "photo", PNG_BYTES[::-1])  # the same size, other bytes
+
+    with pytest.raises(ObjectChangedError):  # the server answered 412 Precondition Failed
+        object_storage.download("photo", max_bytes=1032, etag=head.etag)
+    assert object_storage.download("photo", max_bytes=1032) == PNG_BYTES[::-1]
+
+
+def test_copy_if_unchanged_copies_the_version_it_names_and_nothing_else(
+    object_storage: ObjectStorage, http: httpx.Client
+) -> None:
+    upload(http, object_storage, "upload", PNG_BYTES)
+    head = object_storage.read_head("upload")
+    assert head is not None and head.etag is not None
+
+    etag = object_storage.copy_if_unchanged("upload", "sealed/upload", head.etag)
+
+    assert etag == head.etag
+    assert object_storage.download("sealed/upload", max_bytes=1032, etag=etag) == PNG_BYTES
+    upload(http, object_storage, "upload", b"\x89PNG\r\n\x1a\n<html>")
+    with pytest.raises(ObjectChangedError):  # refused: 412 on x-amz-copy-source-if-match
+        object_storage.copy_if_unchanged("upload", "sealed/other", head.etag)
+    assert object_storage.read_head("sealed/other") is None  # nothing was written
+    with pytest.raises(ObjectNotFoundError):
+        object_storage.copy_if_unchanged("missing", "sealed/missing", head.etag)
+    assert object_storage.download("sealed/upload", max_bytes=1032) == PNG_BYTES
+
+
+def test_presigned_get_forces_its_content_type_and_an_attachment(
+    object_storage: ObjectStorage, http: httpx.Client
+) -> None:
+    polyglot = PNG_BYTES + b"<html><script>alert(1)</script></html>"
+    url = object_storage.presign_put("page", TEN_MINUTES)
+    stored = http.put(url, content=polyglot, headers={"Content-Type": "text/html"})
+    assert stored.status_code == 200
+
+    fetched = http.get(
+        object_storage.presign_get(
+            "page", TEN_MINUTES, content_type="image/png", filename="sub_1-0.png"
+        )
+    )
+
+    assert fetched.status_code == 200 and fetched.content == polyglot
+    assert fetched.headers["content-type"] == "image/png"
+    assert fetched.headers["content-disposition"] == 'attachment; filename="sub_1-0.png"'
+    changed = presign_download(object_storage, "page").replace("image%2Fpng", "text%2Fhtml")
+    assert http.get(changed).status_code == 403  # the override is signed
 
 
 def test_delete_removes_objects_and_ignores_missing_keys(
@@ -168,7 +241,9 @@ def test_delete_removes_objects_and_ignores_missing_keys(
 
     assert object_storage.read_head("a/0") is None
     assert object_storage.read_head("a/1") is None
-    assert object_storage.read_head("b/0") == ObjectHead(size=1032, head=PNG_BYTES[:16])
+    assert object_storage.read_head("b/0") == ObjectHead(
+        size=1032, head=PNG_BYTES[:16], etag=f'"{md5(PNG_BYTES)}"'
+    )
 
 
 def test_ensure_bucket_creates_once_and_is_idempotent(embedded_s3: EmbeddedS3) -> None:
@@ -237,8 +312,10 @@ def test_public_endpoint_signs_urls_for_the_address_clients_reach(
     assert urlsplit(put_url).netloc == f"localhost:{port}"
     assert http.put(put_url, content=PNG_BYTES).status_code == 200
 
-    assert public.read_head("via-localhost") == ObjectHead(size=1032, head=PNG_BYTES[:16])
-    assert http.get(public.presign_get("via-localhost", TEN_MINUTES)).content == PNG_BYTES
+    assert public.read_head("via-localhost") == ObjectHead(
+        size=1032, head=PNG_BYTES[:16], etag=f'"{md5(PNG_BYTES)}"'
+    )
+    assert http.get(presign_download(public, "via-localhost")).content == PNG_BYTES
     assert public.object_url("via-localhost") == (
         f"http://localhost:{port}/{object_storage.bucket}/via-localhost"
     )

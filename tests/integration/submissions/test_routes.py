@@ -1002,16 +1002,18 @@ def test_filters(corpus: Corpus) -> None:
     assert counts == {"created": 210, "cancelled": 36, "review": 3}
 
 
-def test_invalid_filter_values_are_422_naming_the_field(corpus: Corpus) -> None:
+def test_invalid_filter_values_are_400_naming_the_parameter(corpus: Corpus) -> None:
+    """Like any invalid query parameter (limit=abc): the request, not a body, is wrong."""
     api, tenant = corpus.api, corpus.tenant
-    problem = assert_problem(get(api, tenant, status="done"), 422, "validation-error")
+    problem = assert_problem(get(api, tenant, status="bogus"), 400, "bad-request")
     assert [e["field"] for e in problem["errors"]] == ["status"]
-    problem = assert_problem(get(api, tenant, fraudStatus="dirty"), 422, "validation-error")
+    assert "review" in problem["errors"][0]["message"]
+    problem = assert_problem(get(api, tenant, fraudStatus="dirty"), 400, "bad-request")
     assert [e["field"] for e in problem["errors"]] == ["fraudStatus"]
-    problem = assert_problem(
-        get(api, tenant, status="REVIEW", fraudStatus=""), 422, "validation-error"
-    )
+    problem = assert_problem(get(api, tenant, status="REVIEW", fraudStatus=""), 400, "bad-request")
     assert [e["field"] for e in problem["errors"]] == ["status", "fraudStatus"]
+    limit = assert_problem(get(api, tenant, limit="abc"), 400, "bad-request")
+    assert [e["field"] for e in limit["errors"]] == ["limit"]
 
 
 def test_tampered_and_foreign_cursors_are_400(corpus: Corpus, live_api: LiveApi) -> None:

@@ -10,15 +10,18 @@ import json
 import re
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
 from steve_lite.security.api_keys import create_key
 from steve_lite.storage.embedded import EmbeddedS3
+from steve_lite.webhooks.service import PROBE_THREADS
 from tests.fixtures.receiver import ScriptedResponse, WebhookReceiver
 from tests.support.api import LiveApi, Tenant, make_settings, start_live_api
-from tests.support.uploads import create_body
+from tests.support.uploads import create_body, jpeg, put_file
+from tests.support.waiting import wait_until
 
 ROUTE = "/api/v1/webhooks/test"
 ISO_MS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
@@ -287,3 +290,48 @@ def test_allow_private_still_requires_a_well_formed_url(private_api: LiveApi) ->
             "code": "url_rejected",
         }
     ]
+
+
+# ---------------------------------------------------------------- isolation
+
+
+PROBES = 45  # more than the 40 threads that anyio lends to everything else
+
+
+def test_probes_to_a_target_that_never_answers_do_not_hold_up_a_submit(
+    tmp_path_factory: pytest.TempPathFactory, embedded_s3: EmbeddedS3
+) -> None:
+    """While 45 probes hang on a silent receiver, another company's submit is answered; the
+    probes themselves run a few at a time."""
+    settings = make_settings(
+        tmp_path_factory.mktemp("webhook-test-isolation"),
+        webhook_allow_private=True,
+        webhook_test_timeout_seconds=60,
+        rate_limit_webhook_test=1000,
+    )
+    api, server = start_live_api(settings, embedded_s3)
+    silent = WebhookReceiver()
+    silent.script([ScriptedResponse(200, delay=120)] * PROBES)
+    prober, submitter = api.tenant(), api.tenant()
+    try:
+        with api.client(submitter) as client:
+            session = client.post(
+                "/api/v1/workflows/compliance-vm/sessions", json=create_body(1)
+            ).json()
+        assert put_file(session["uploadUrls"][0], jpeg(seed=71)).status_code == 200
+        with ThreadPoolExecutor(PROBES) as pool:
+            probes = [pool.submit(probe, api, prober, silent.url) for _ in range(PROBES)]
+            wait_until(lambda: silent.connections >= PROBE_THREADS, 30, "probes to connect")
+            with api.client(submitter) as client:
+                submitted = client.post(
+                    f"/api/v1/workflows/compliance-vm/sessions/{session['sessionId']}/submit"
+                )
+            assert submitted.status_code == 200, submitted.text
+            assert not any(p.done() for p in probes), "the submit waited for the probes"
+            assert silent.connections == PROBE_THREADS  # the others wait for a thread
+            silent.stop()  # the hung probes now fail at once
+            answers = [p.result(timeout=60) for p in probes]
+        assert all(a.status_code == 200 and a.json()["success"] is False for a in answers)
+    finally:
+        silent.stop()
+        server.stop()

@@ -24,6 +24,10 @@ MOMENTS = [  # the same instant twice and a day boundary: the cached day key mus
     datetime(2026, 11, 28, 23, 59, 59, tzinfo=UTC),
     datetime(2026, 11, 29, 0, 0, 1, tzinfo=UTC),
 ]
+DOWNLOAD_OVERRIDES = {  # what submission downloads sign, with characters that need escaping
+    "response-content-type": "image/png",
+    "response-content-disposition": 'attachment; filename="sub_1-0.png"',
+}
 
 
 @pytest.mark.parametrize(("endpoint", "secure"), ENDPOINTS)
@@ -45,6 +49,22 @@ def test_urls_equal_minios(endpoint: str, secure: bool) -> None:
                 )
                 actual = presigner.presign(method, key, expires, at=moment.timestamp())
                 assert actual == expected, (method, key, moment)
+            expected = minio.get_presigned_url(
+                "GET",
+                BUCKET,
+                key,
+                expires=timedelta(hours=1),
+                response_headers=DOWNLOAD_OVERRIDES,
+                request_date=moment,
+            )
+            actual = presigner.presign(
+                "GET",
+                key,
+                timedelta(hours=1),
+                at=moment.timestamp(),
+                response_headers=DOWNLOAD_OVERRIDES,
+            )
+            assert actual == expected, ("GET with overrides", key, moment)
 
 
 def test_expiry_outside_sigv4_limits_is_refused() -> None:
