@@ -19,15 +19,9 @@ from steve_lite.clock import parse_iso, utcnow
 from steve_lite.storage.embedded import EmbeddedS3
 from tests.fixtures.receiver import WebhookReceiver
 from tests.support.api import LiveApi, Tenant
+from tests.support.sessions import get_job, open_session
 from tests.support.waiting import wait_until
-from tests.support.worker import (
-    WorkerStack,
-    event_types,
-    get_job,
-    open_session,
-    start_stack,
-    wait_worker_ready,
-)
+from tests.support.worker import WorkerStack, event_types, start_stack, wait_worker_ready
 
 WORKER_ENV = {
     "STEVE_WEBHOOK_ALLOW_PRIVATE": "true",
