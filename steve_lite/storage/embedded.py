@@ -88,10 +88,11 @@ def is_port_free(port: int, *, reuse_address: bool = False) -> bool:
     return True
 
 
-def pick_free_ports(count: int) -> list[int]:
-    """`count` distinct free loopback ports whose gRPC companions (port + 10000) are free too."""
+def pick_free_ports(count: int, avoid: Iterable[int] = ()) -> list[int]:
+    """`count` distinct free loopback ports whose gRPC companions (port + 10000) are free too,
+    none of them in `avoid` (ports free now that another server of this run will bind)."""
     chosen: list[int] = []
-    taken: set[int] = set()
+    taken: set[int] = set(avoid)
     attempts = 0
     while len(chosen) < count:
         attempts += 1
@@ -232,8 +233,10 @@ class EmbeddedS3:
         bucket: str,
         s3_port: int = 0,
         ports: Mapping[str, int] | None = None,
+        avoid_ports: Iterable[int] = (),
     ) -> None:
-        """Ports left at 0 are picked now and kept for the life of this object."""
+        """Ports left at 0 are picked now, never one of `avoid_ports` (such as the API's port,
+        free until the API binds it), and kept for the life of this object."""
         check_bucket_name(bucket, strict=True)
         data_dir = data_dir.absolute()  # weed runs in it: the paths it is given must be absolute
         requested = dict.fromkeys(COMPONENTS, 0) | dict(ports or {})
@@ -248,7 +251,7 @@ class EmbeddedS3:
                     f"{name} port {port} must be at most {HIGHEST_PORT - GRPC_PORT_OFFSET}: "
                     f"weed also listens on port + {GRPC_PORT_OFFSET}"
                 )
-        free_ports = iter(pick_free_ports(list(requested.values()).count(0)))
+        free_ports = iter(pick_free_ports(list(requested.values()).count(0), avoid_ports))
         self.ports: dict[str, int] = {
             name: port or next(free_ports) for name, port in requested.items()
         }

@@ -74,7 +74,10 @@ class SupervisedS3:
 
     def _server(self, ports: dict[str, int]) -> EmbeddedS3:
         return EmbeddedS3(
-            embedded_dir(self._settings), bucket=self._settings.s3_bucket, ports=ports
+            embedded_dir(self._settings),
+            bucket=self._settings.s3_bucket,
+            ports=ports,
+            avoid_ports=[self._settings.port],  # free until the API binds it
         )
 
     def stop(self) -> None:
