@@ -17,11 +17,9 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlite_utils import Database
-
 from steve_lite import metrics
 from steve_lite.clock import utcnow
-from steve_lite.db import transaction
+from steve_lite.db import Database, transaction
 from steve_lite.processing import fraud
 from steve_lite.processing.compliance import (
     ComplianceThresholds,

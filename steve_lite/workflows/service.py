@@ -5,10 +5,8 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from sqlite_utils import Database
-
 from steve_lite.clock import now_iso
-from steve_lite.db import transaction
+from steve_lite.db import Database, transaction
 from steve_lite.errors import NotFound
 from steve_lite.ids import new_id
 from steve_lite.read_cache import ReadCache
@@ -51,8 +49,9 @@ def publish(
                 "created_at": now,
                 "published_version": 0,
             }
-            db.table("workflows").insert(
-                {**workflow, "name": definition.name, "updated_at": now, "published_version": None}
+            db.insert(
+                "workflows",
+                {**workflow, "name": definition.name, "updated_at": now, "published_version": None},
             )
         version = (
             db.execute(
@@ -61,13 +60,14 @@ def publish(
             ).fetchone()[0]
             + 1
         )
-        db.table("workflow_versions").insert(
+        db.insert(
+            "workflow_versions",
             {
                 "workflow_id": workflow["id"],
                 "version": version,
                 "definition": definition.model_dump_json(by_alias=True),
                 "created_at": now,
-            }
+            },
         )
         db.execute(
             "UPDATE workflows SET name = ?, description = ?, icon = ?, color = ?, "
