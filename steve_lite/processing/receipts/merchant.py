@@ -22,12 +22,12 @@ from steve_lite.processing.receipts.text import fold, words_of
 MERCHANT_SEARCH_ROWS = 8
 MAX_NAME_ROWS = 3
 LEGAL_FORM = re.compile(
-    r"(?<![A-Z])(?:SDN\.?\s*BHD|S/B|BHD|BERHAD|GMBH|MBH|AG|KG|OHG|UG|SP\.?\s*Z\s*O\.?\s*O|S\.?\s?A"
+    r"(?<![A-Z])(?:SDN\.?\s*BHD|S/B|SB|BHD|BERHAD|GMBH|MBH|AG|KG|OHG|UG|SP\.?\s*Z\s*O\.?\s*O|S\.?\s?A"
     r"|S\.?R\.?L|S\.?P\.?A|S\.?A\.?S|SARL|B\.?V|N\.?V|LLC|L\.?L\.?C|INC|CORP|LTD|LIMITED|PLC|PTY|PTE"
     r"|AB|A/S|APS|ASA|OY|OYJ|KFT|ZRT|S\.?R\.?O|K\.?K|TBK|PVT)\.?(?![A-Z])"
 )
 LEGAL_SUFFIX = re.compile(
-    r"(?<![A-Z])(?:SDN\.?\s*BHD|S/B|BHD|BERHAD|GMBH|MBH|AG|KG|OHG|E\.?\s?K|UG|SP\.?\s*Z\s*O\.?\s*O"
+    r"(?<![A-Z])(?:SDN\.?\s*BHD|S/B|SB|BHD|BERHAD|GMBH|MBH|AG|KG|OHG|E\.?\s?K|UG|SP\.?\s*Z\s*O\.?\s*O"
     r"|S\.?\s?A|S\.?\s?L|S\.?R\.?L|S\.?P\.?A|S\.?A\.?S|SARL|B\.?V|N\.?V|LLC|L\.?L\.?C|INC|CORP"
     r"|LTD|LIMITED|PLC|PTY|PTE|CO|COMPANY|ENTERPRISES?|TRADING|AB|A/S|APS|ASA|OY|OYJ|KFT|ZRT"
     r"|S\.?R\.?O|SPOLKA|K\.?K|PT|TBK|PVT)\.?(?![A-Z])"
@@ -68,6 +68,17 @@ OWNER_PREFIX = re.compile(
     r"^\s*(?:owned\s+by|own\s+by|operated\s+by|managed\s+by|a\s+member\s+of)\s*[:.]?\s*", re.I
 )
 THANKS = re.compile(r"\b(?:thank|terima kasih|danke|merci|grazie|gracias|dziekujemy)", re.I)
+FORMER_NAME = re.compile(
+    r"\s*\(?\b(?:f\.?\s?k\.?\s?a|formerly(?:\s+known\s+as)?|previously\s+known\s+as"
+    r"|dawniej|vormals|anciennement)\b.*$",
+    re.IGNORECASE,
+)
+LEADING_CODE = re.compile(r"^\s*#\s*\d+\s+")
+LABELLED_NUMBER = re.compile(
+    r"^\W*(?:invoice|inv|receipt|rcpt|bill|order|ord|check|chk|transaction|trans|document|doc"
+    r"|ticket|rechnung|paragon|faktura)\b\.?\s*(?:no\.?|nr\.?|number)?\s*[:#.=]?\s*[A-Z]{0,4}[-/]?\d",
+    re.IGNORECASE,
+)
 PERSON_LINE = re.compile(
     r"^\s*(?:cashier|casher|served by|server|staff|operator|kasjer|kassierer|name|customer"
     r"|member|table|pos|terminal|counter)\b",
@@ -102,7 +113,7 @@ def is_name_like(raw: str) -> bool:
         return False
     if ADDRESS_PATTERN.search(text) and (digits or "," in text):
         return False
-    if dates_in(text) or is_tax_id_row(text):
+    if dates_in(text) or is_tax_id_row(text) or LABELLED_NUMBER.search(raw):
         return False
     if any(pattern.search(text) for pattern in RECEIPT_NUMBER_PATTERNS):
         return False
@@ -125,7 +136,11 @@ def has_legal_form(text: str) -> bool:
 def find_merchant(rows: Sequence[Row]) -> MerchantFinding | None:
     """The merchant name block (see the module rules)."""
     top = rows[:MERCHANT_SEARCH_ROWS]
-    candidates = [index for index, row in enumerate(top) if is_name_like(row.text)]
+    candidates = [
+        index
+        for index, row in enumerate(top)
+        if is_name_like(row.text) and not (index and is_former_name_label(top[index - 1].text))
+    ]
     if not candidates:
         return None
     median_height = statistics.median(row.height for row in rows)
@@ -163,6 +178,12 @@ def find_merchant(rows: Sequence[Row]) -> MerchantFinding | None:
     )
 
 
+def is_former_name_label(text: str) -> bool:
+    """Whether a row only says that a former name follows (`formerly known as`)."""
+    match = FORMER_NAME.match(text)
+    return bool(match) and not tidy_name(text)
+
+
 def continues(above: str, below: str) -> bool:
     """Whether the row below carries on the name of the row above: it holds little more than
     the legal part (`CO. (M) SDN BHD`), closes a parenthesis the row above opened, or the row
@@ -174,14 +195,20 @@ def continues(above: str, below: str) -> bool:
     return fragment or unclosed or above.rstrip().endswith(("&", "-", ",", "+"))
 
 
+GLUED_LEGAL_FORM = re.compile(r"(?<=[A-Z]{3})(S[DIO0]N\.?\s*BH[DUO0IL])(?=[A-Z]*$)")
 LEGAL_FORM_SLIPS = (
     (re.compile(r"(?<![A-Za-z0-9])[S5]\s?/\s?[B8](?![A-Za-z0-9])"), "S/B"),
-    (re.compile(r"(?<![A-Za-z])S[DI0O]N\.?(\s*)BH[DUO0](?![A-Za-z])", re.IGNORECASE), r"SDN\1BHD"),
+    (
+        re.compile(r"(?<![A-Za-z])S[DI0O]N\.?(\s*)BH[DUO0IL](?![A-Za-z])", re.IGNORECASE),
+        r"SDN\1BHD",
+    ),
 )
 
 
 def undo_legal_form_slips(text: str) -> str:
-    """The text with misread legal forms spelt right; forms read right keep their case."""
+    """The text with misread legal forms spelt right (and split from the word they were glued
+    to: `TIMBERSONBHD`); forms read right keep their case."""
+    text = GLUED_LEGAL_FORM.sub(r" \1 ", text)
     for pattern, replacement in LEGAL_FORM_SLIPS:
         text = pattern.sub(
             lambda match, wanted=replacement: (  # type: ignore[misc]
@@ -197,7 +224,8 @@ def undo_legal_form_slips(text: str) -> str:
 def tidy_name(text: str) -> str:
     """A name without a trailing registration number and decoration characters at its ends,
     with OCR slips in its legal form undone (`5/8` for `S/B`, `SIN BHU` for `SDN BHD`)."""
-    text = OWNER_PREFIX.sub("", REGISTRATION.sub("", undo_legal_form_slips(text)))
+    text = FORMER_NAME.sub("", LEADING_CODE.sub("", undo_legal_form_slips(text)))
+    text = OWNER_PREFIX.sub("", REGISTRATION.sub("", text))
     forms = list(LEGAL_FORM.finditer(fold(text)))
     if forms and len(fold(text)) == len(text):
         text = text[: forms[-1].end()]

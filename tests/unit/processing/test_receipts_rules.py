@@ -250,6 +250,50 @@ def test_the_row_with_the_legal_form_wins_over_a_brand_heading() -> None:
     assert result["merchantName"] == "CHEF LEE SDN BHD"
 
 
+def test_a_former_name_is_cut_and_sb_is_a_legal_form() -> None:
+    result = extract(
+        "TQ FOR SHOPPING WITH myNEWS.com",
+        "OASIS VILLAGE",
+        "LOUNGE 2, GROUND FLOOR, OASIS VILLAGE,NO 2,",
+        "MYNEWS RETAIL SB(306295-X) FKA BISON STORES SB",
+        ("TOTAL", "RM 1.00"),
+    )
+    assert result["merchantName"] == "MYNEWS RETAIL SB"
+
+
+def test_the_row_after_formerly_known_as_is_not_the_merchant() -> None:
+    result = extract(
+        "Acme Foods",
+        "formerly known as",
+        "Old Name Holdings Limited",
+        ("TOTAL", "GBP 1.00"),
+    )
+    assert result["merchantName"] == "Acme Foods"
+
+
+def test_a_leading_terminal_code_is_not_part_of_the_name() -> None:
+    assert extract("#000002 BAIFU (M) Sdn Bhd", ("TOTAL", "RM 1.00"))["merchantName"] == (
+        "BAIFU (M) Sdn Bhd"
+    )
+
+
+def test_a_labelled_invoice_number_printed_large_is_not_the_merchant() -> None:
+    page = assemble_page(
+        [
+            ocr_line("Yam Fresh", 20, 20, 40),
+            ocr_line("No.145G, Jalan Rimbunan Raya 1,", 20, 70),
+            ocr_line("Invoice: 001-9822 Dine In", 20, 110, 60),
+            ocr_line("TOTAL RM 7.90", 20, 200),
+        ]
+    )
+    assert read_receipt([page]).data["merchantName"] == "Yam Fresh"
+
+
+def test_a_legal_form_glued_to_the_name_and_misread_is_split_and_spelt_right() -> None:
+    result = extract("SKCA HARDWARE&TIMBERSONBHDLL", "CO. REG. NO.: 946207-D", "TOTAL RM 1.00")
+    assert result["merchantName"] == "SKCA HARDWARE&TIMBER SDNBHD"
+
+
 # --- tax ids -------------------------------------------------------------------------------------
 
 
