@@ -79,6 +79,11 @@ LABELLED_NUMBER = re.compile(
     r"|ticket|rechnung|paragon|faktura)\b\.?\s*(?:no\.?|nr\.?|number)?\s*[:#.=]?\s*[A-Z]{0,4}[-/]?\d",
     re.IGNORECASE,
 )
+RIVAL_CONFIDENCE = 0.95
+PARTICLES = frozenset(
+    {"de", "da", "do", "di", "du", "del", "der", "den", "van", "von", "la", "le", "el", "y", "e"}
+    | {"and", "of", "the", "und", "et", "i", "en", "och", "og", "z", "o", "sp", "bhd", "sdn"}
+)
 PERSON_LINE = re.compile(
     r"^\s*(?:cashier|casher|served by|server|staff|operator|kasjer|kassierer|name|customer"
     r"|member|table|pos|terminal|counter)\b",
@@ -96,6 +101,8 @@ class MerchantFinding:
     legal_suffix: bool
     prominent: bool
     candidates: int
+    rivals_above: int
+    slips: int
 
 
 def is_name_like(raw: str) -> bool:
@@ -166,22 +173,81 @@ def find_merchant(rows: Sequence[Row]) -> MerchantFinding | None:
             and top[following].height >= 0.9 * top[first].height
         ):
             last = following
-    name = " ".join(tidy_name(top[index].text) for index in range(first, last + 1))
+    name = tidy_name(" ".join(tidy_name(top[index].text) for index in range(first, last + 1)))
     prominent = top[first].height >= 0.9 * tallest and top[first].height > 1.1 * median_height
+    rivals_above = [
+        index for index in candidates if index < first and top[index].confidence >= RIVAL_CONFIDENCE
+    ]
+    if any(is_transaction_detail(row.text) for row in top[:first]):
+        rivals_above.append(first)  # printed below the sale's details: part of another receipt?
+    if suffixed and first < last and names_itself(top[last - 1].text, top[last].text):
+        rivals_above.append(last - 1)  # a brand joined to the company row below it
+    following = last + 1
+    if (
+        not suffixed
+        and following in candidates
+        and top[following].height >= 0.9 * top[last].height
+        and top[following].confidence >= RIVAL_CONFIDENCE
+    ):
+        rivals_above.append(following)  # the name may run over to a row as large
     return MerchantFinding(
-        value=tidy_name(name),
+        value=name,
         row_index=first,
         rows=last - first + 1,
         legal_suffix=bool(suffixed),
         prominent=prominent,
         candidates=len(candidates),
+        rivals_above=len(rivals_above),
+        slips=slip_signs(name, [row.text for row in rows]),
     )
+
+
+def slip_signs(name: str, texts: Sequence[str]) -> int:
+    """How many signs of an OCR letter slip the name shows: a lower-case word among capitalised
+    ones (`perbang Alaf Restaurants`), a digit between letters (`1cDonald`), brackets that do
+    not pair (`(SP}`), a letter with a diacritic on a receipt that has no other one
+    (`HARDWÀRE`)."""
+    words = re.findall(r"[^\W\d_][\w'\u2019]*", name)
+    capitalised = [word for word in words if word[0].isupper()]
+    lowered = [word for word in words if word[0].islower() and word.casefold() not in PARTICLES]
+    signs = int(len(capitalised) >= 2 and bool(lowered))
+    signs += bool(re.search(r"[^\W\d_]\d+[^\W\d_]", name))
+    opened, closed = re.findall(r"[([{]", name), re.findall(r"[)\]}]", name)
+    signs += any(
+        (a, b) not in (("(", ")"), ("[", "]"), ("{", "}"))
+        for a, b in zip(opened, closed, strict=False)
+    )
+    marked = {char for char in name if char.isalpha() and not char.isascii()}
+    if marked:
+        elsewhere = {
+            char for text in texts for char in text if char.isalpha() and not char.isascii()
+        }
+        signs += (
+            not (elsewhere - marked) and sum(text.count(c) for text in texts for c in marked) <= 1
+        )
+    return signs
 
 
 def is_former_name_label(text: str) -> bool:
     """Whether a row only says that a former name follows (`formerly known as`)."""
     match = FORMER_NAME.match(text)
     return bool(match) and not tidy_name(text)
+
+
+def is_transaction_detail(text: str) -> bool:
+    """Whether a row belongs to a sale rather than to a receipt's heading: thanks, a cashier
+    line, a date."""
+    return bool(THANKS.search(text) or PERSON_LINE.search(text) or dates_in(text))
+
+
+def names_itself(above: str, below: str) -> bool:
+    """Whether a legal-form row joined to the row above holds a name of its own (a word of
+    three letters or more before its legal form) while the row above leaves nothing open."""
+    match = LEGAL_SUFFIX.search(fold(below))
+    head = fold(below)[: match.start()] if match else fold(below)
+    unclosed = above.count("(") > above.count(")")
+    joined = above.rstrip().endswith(("&", "-", ",", "+"))
+    return bool(re.search(r"[A-Z]{3,}", head)) and not (unclosed or joined)
 
 
 def continues(above: str, below: str) -> bool:
