@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import difflib
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from steve_lite.processing.ocr import OcrLine, assemble_page
+from steve_lite.processing.receipts import read_receipt
 from steve_lite.workflows.service import assign, publish, system_catalog
 from tests.factories.pages import render_page
 from tests.factories.pdfs import (
@@ -19,6 +22,7 @@ from tests.factories.pdfs import (
     text_pdf,
 )
 from tests.factories.photos import make_photo
+from tests.factories.receipts import draw_paper, photograph_on_table, random_receipt_spec
 from tests.support.api import LiveApi, Tenant
 from tests.support.sessions import submit_files, upload_and_submit, wait_for_job
 from tests.support.uploads import create_body
@@ -241,3 +245,56 @@ def test_versions_without_pdf_keep_page_index_as_the_file_index(
     assert [p["pageIndex"] for p in pages] == [0, 2]
     assert all("source" not in p and "fileIndex" not in p for p in pages)
     assert job["result"]["pages"][0].keys() == {"fileIndex", "lineCount", "confidence"}
+
+
+RECEIPT_FIELDS = ("totalAmount", "purchaseDate", "currency", "receiptNumber")
+
+
+def test_a_receipt_on_a_table_is_cut_out_and_read_better_than_the_whole_photo(
+    worker_stack: WorkerStack,
+) -> None:
+    """Through the worker: receipt-ocr cuts each receipt out; document-ocr reads the same
+    photos whole (no cut), and the receipt rules run here on its lines, for comparison."""
+    api = worker_stack.api
+    cropped_tenant, whole_tenant = api.tenant(), api.tenant()
+    specs = [random_receipt_spec(seed) for seed in (0, 5)]
+    photos = [
+        photograph_on_table(draw_paper(spec), seed=seed)
+        for spec, seed in zip(specs, (0, 5), strict=True)
+    ]
+    cropped_sessions = [
+        submit_files(api, cropped_tenant, "receipt-ocr", [data]) for data, _ in photos
+    ]
+    whole_sessions = [submit_files(api, whole_tenant, "document-ocr", [data]) for data, _ in photos]
+    cropped_right = whole_right = 0
+    for spec, (_, corners), cropped, whole in zip(
+        specs, photos, cropped_sessions, whole_sessions, strict=True
+    ):
+        expected = dict(
+            zip(
+                RECEIPT_FIELDS,
+                (spec.total, spec.date.isoformat(), spec.currency, spec.receipt_number),
+                strict=True,
+            )
+        )
+        job = wait_for_job(api, cropped_tenant, cropped["sessionId"])
+        assert job["state"] == "completed", job
+        (page,) = job["result"]["pages"]
+        assert page["crop"]["method"] == "perspective"
+        for found, true in zip(page["crop"]["corners"], corners, strict=True):
+            assert math.dist(found, true) < 40
+        # boxes are in pixels of the photo: on the paper, not on the cut
+        xs = [x for line in page["lines"] for x, _ in line["box"]]
+        assert min(xs) > min(x for x, _ in corners) - 10
+        assert max(xs) < max(x for x, _ in corners) + 10
+        data = job["result"]["extractedData"]
+        cropped_right += sum(data[name] == value for name, value in expected.items())
+        plain = wait_for_job(api, whole_tenant, whole["sessionId"])
+        lines = [
+            OcrLine(line["text"], line["confidence"], line["box"])
+            for line in plain["result"]["extractedData"]["pages"][0]["lines"]
+        ]
+        read = read_receipt([assemble_page(lines)]).data
+        whole_right += sum(read[name] == value for name, value in expected.items())
+    assert cropped_right == len(RECEIPT_FIELDS) * len(specs)
+    assert cropped_right > whole_right
