@@ -76,7 +76,7 @@ class PdfDocument:
             try:
                 self._document = pdfium.PdfDocument(data)
             except pdfium.PdfiumError as exc:
-                raise PdfError(_open_failure(exc)) from None
+                raise PdfError(_open_failure(exc, data)) from None
             self.page_count = len(self._document)
 
     def __enter__(self) -> PdfDocument:
@@ -173,9 +173,12 @@ class PdfDocument:
             text_page.close()
 
 
-def _open_failure(error: pdfium.PdfiumError) -> str:
+def _open_failure(error: pdfium.PdfiumError, data: bytes) -> str:
+    """Why PDFium could not open ``data``. PDFium also answers "password" for some broken files
+    (a catalog without pages): only a file with an ``/Encrypt`` entry (its trailer or xref
+    stream dictionary, never compressed) is called encrypted."""
     code = getattr(error, "err_code", None)
-    if code == pdfium_c.FPDF_ERR_PASSWORD:
+    if code == pdfium_c.FPDF_ERR_PASSWORD and b"/Encrypt" in data:
         return "PDF is encrypted with a password"
     if code == pdfium_c.FPDF_ERR_SECURITY:
         return "PDF uses an unsupported security handler"
