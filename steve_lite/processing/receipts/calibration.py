@@ -11,6 +11,7 @@ refits it. Fields without a fitted map use the score itself.
 """
 
 import bisect
+import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -47,13 +48,22 @@ def date_score(ocr: float, labelled: bool, with_time: bool, ambiguous: bool, riv
 
 
 def merchant_score(
-    ocr: float, legal_suffix: bool, prominent: bool, rows: int, candidates: int
+    ocr: float,
+    legal_suffix: bool,
+    prominent: bool,
+    rows: int,
+    candidates: int,
+    rivals_above: int = 0,
+    slips: int = 0,
 ) -> float:
     """Evidence for a merchant: a legal-entity suffix, a name printed larger than the rest, a
-    name joined from two rows, how many name-like rows competed."""
+    name joined from two rows, how many name-like rows competed, a clearly read name row above
+    the chosen one (a brand over its legal entity: either may be meant), signs of an OCR letter
+    slip in the name."""
     return logistic(
         -0.5 + 1.5 * legal_suffix + 0.8 * prominent - 0.4 * (rows - 1)
-        - 0.2 * max(candidates - 2, 0) + 6 * (ocr - 0.95)
+        - 0.2 * max(candidates - 2, 0) - 1.5 * min(rivals_above, 2) - 1.5 * min(slips, 2)
+        + 6 * (ocr - 0.95)
     )  # fmt: skip
 
 
@@ -70,15 +80,22 @@ def currency_score(ocr: float, basis: str, hits: int, rivals: int, country_kinds
 
 
 def fit_isotonic(samples: Sequence[tuple[float, bool]]) -> list[tuple[float, float]]:
-    """Pool-adjacent-violators on (score, right), with each block's share smoothed (+1/+2)."""
-    blocks: list[list[float]] = []  # [highest score, rights, count]
+    """Pool-adjacent-violators on (score, right), with each block's share smoothed (+1/+2).
+
+    A block ends halfway between its highest score and the next block's lowest, so that a
+    score between two blocks goes to the nearer one."""
+    blocks: list[list[float]] = []  # [lowest score, highest score, rights, count]
     for score, right in sorted(samples):
-        blocks.append([score, float(right), 1.0])
-        while len(blocks) > 1 and blocks[-2][1] / blocks[-2][2] >= blocks[-1][1] / blocks[-1][2]:
-            high, rights, count = blocks.pop()
-            blocks[-1] = [high, blocks[-1][1] + rights, blocks[-1][2] + count]
+        blocks.append([score, score, float(right), 1.0])
+        while len(blocks) > 1 and blocks[-2][2] / blocks[-2][3] >= blocks[-1][2] / blocks[-1][3]:
+            _, high, rights, count = blocks.pop()
+            low = blocks[-1][0]
+            blocks[-1] = [low, high, blocks[-1][2] + rights, blocks[-1][3] + count]
+    ends = [(block[1] + after[0]) / 2 for block, after in itertools.pairwise(blocks)]
+    ends += [blocks[-1][1]] if blocks else []
     return [
-        (round(high, 6), round((rights + 1) / (count + 2), 4)) for high, rights, count in blocks
+        (round(end, 6), round((rights + 1) / (count + 2), 4))
+        for end, (_, _, rights, count) in zip(ends, blocks, strict=True)
     ]
 
 
