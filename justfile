@@ -42,8 +42,7 @@ test-postgres *args: install
     STEVE_TEST_BACKEND=postgres-redis {{bin}}/pytest \
         tests/integration/sessions tests/integration/submissions tests/integration/security \
         tests/integration/webhooks tests/integration/jobs tests/integration/test_read_cache.py \
-        tests/integration/test_sweeps.py tests/integration/test_queue.py \
-        tests/integration/test_cli.py tests/e2e/test_worker.py tests/e2e/test_redis_queue.py {{args}}
+        tests/integration/test_sweeps.py tests/integration/test_queue.py {{args}}
 
 # ruff, the layer and client contracts (import-linter), mypy, Dockerfile and compose lint
 lint: install

@@ -63,14 +63,31 @@ class PostgresDatabase(Database):
 
     dialect = "postgresql"
 
-    def __init__(self, conn: psycopg.Connection[Row]) -> None:
-        self.conn = conn
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._conn = self._open()
+        self._writing = False
 
     @classmethod
     def connect(cls, url: str) -> PostgresDatabase:
-        conn = psycopg.connect(url, autocommit=True, row_factory=rows)
+        return cls(url)
+
+    def _open(self) -> psycopg.Connection[Row]:
+        conn = psycopg.connect(self._url, autocommit=True, row_factory=rows)
         conn.adapters.register_dumper(bool, BoolDumper)
-        return cls(conn)
+        return conn
+
+    @property
+    def conn(self) -> psycopg.Connection[Row]:
+        """The connection; a new one after the server closed it (a restart, a failover): the
+        statement that met the closed one failed, the next ones run. Not inside a transaction,
+        whose statements must all run on one connection: that transaction fails."""
+        if self._conn.broken:
+            if self._writing:
+                self._writing = False
+                raise psycopg.OperationalError("the connection was lost inside a transaction")
+            self._conn = self._open()
+        return self._conn
 
     def execute(self, sql: str, parameters: Parameters = ()) -> Cursor:
         params = parameters if isinstance(parameters, dict) else list(parameters)
@@ -86,11 +103,21 @@ class PostgresDatabase(Database):
 
     @property
     def in_transaction(self) -> bool:
-        return self.conn.info.transaction_status != TransactionStatus.IDLE
+        status = self._conn.info.transaction_status
+        return status not in (TransactionStatus.IDLE, TransactionStatus.UNKNOWN)
 
     def begin_write(self) -> None:
         self.conn.execute("BEGIN")
+        self._writing = True
         self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
 
+    def commit(self) -> None:
+        self.conn.execute("COMMIT")
+        self._writing = False
+
+    def rollback(self) -> None:
+        self._writing = False
+        self.conn.execute("ROLLBACK")
+
     def close(self) -> None:
-        self.conn.close()
+        self._conn.close()

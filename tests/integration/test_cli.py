@@ -6,6 +6,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from steve_lite import __version__
 from steve_lite import db as database
 from steve_lite.security.api_keys import hash_key
@@ -105,6 +107,7 @@ def test_publish_creates_immutable_versions(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.sqlite_only  # a fresh SQLite file; migrations on PostgreSQL: test_postgres.py
 def test_migrate_and_unwritable_data_dir(tmp_path: Path) -> None:
     assert "0001_initial.sql" in run_cli(tmp_path, "migrate").stdout
     assert "none pending" in run_cli(tmp_path, "migrate").stdout

@@ -8,6 +8,9 @@ import threading
 import time
 from pathlib import Path
 
+import psycopg
+import pytest
+
 from steve_lite import db as database
 from steve_lite.db import migration_files
 from steve_lite.postgres import PostgresDatabase
@@ -96,3 +99,25 @@ def test_a_savepoint_inside_a_transaction_rolls_back_alone() -> None:
         assert db.in_transaction
     assert not db.in_transaction
     assert [row[0] for row in db.execute("SELECT id FROM t")] == ["kept"]
+
+
+def test_a_connection_the_server_closed_is_opened_again_but_never_inside_a_transaction() -> None:
+    url = empty_database()
+    db, admin = PostgresDatabase.connect(url), PostgresDatabase.connect(url)
+    db.execute("CREATE TABLE t (id TEXT PRIMARY KEY)")
+
+    def terminate() -> None:  # what a server restart or a failover does to the connection
+        (pid,) = db.execute("SELECT pg_backend_pid()").fetchone()
+        admin.execute("SELECT pg_terminate_backend(?)", [pid])
+
+    terminate()
+    with pytest.raises(psycopg.OperationalError):
+        db.execute("SELECT 1")
+    assert db.execute("SELECT 1").fetchone()[0] == 1  # a new connection
+
+    with pytest.raises(psycopg.OperationalError), database.transaction(db):
+        db.execute("INSERT INTO t (id) VALUES ('lost')")
+        terminate()
+        db.execute("INSERT INTO t (id) VALUES ('after')")  # fails: no statement on a new one
+    assert not db.in_transaction
+    assert db.execute("SELECT count(*) FROM t").fetchone()[0] == 0
