@@ -178,6 +178,8 @@ def find_merchant(rows: Sequence[Row]) -> MerchantFinding | None:
     rivals_above = [
         index for index in candidates if index < first and top[index].confidence >= RIVAL_CONFIDENCE
     ]
+    # a rival printed larger than the chosen name weighs double
+    rivals_above += [index for index in rivals_above if top[index].height > 1.2 * top[first].height]
     if any(is_transaction_detail(row.text) for row in top[:first]):
         rivals_above.append(first)  # printed below the sale's details: part of another receipt?
     if suffixed and first < last and names_itself(top[last - 1].text, top[last].text):

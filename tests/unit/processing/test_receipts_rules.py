@@ -337,7 +337,8 @@ def test_a_brand_joined_to_its_company_row_is_doubted_but_a_name_running_over_is
     _, _, brand = merchant_reading("CITY MILK", "R&C VENTURE SDN BHD (1191015-W)")
     name, _, running = merchant_reading("POPULAR BOOK", "CO. (M) SDN BHD", "(Co. No. 113825-W)")
     assert brand is not None and "another name" in brand
-    assert (name, running) == ("POPULAR BOOK CO. (M) SDN BHD", None)
+    assert name == "POPULAR BOOK CO. (M) SDN BHD"
+    assert running == "joined from 2 rows"
 
 
 def test_a_name_printed_below_the_details_of_a_sale_is_doubted() -> None:
@@ -378,21 +379,22 @@ def test_a_gst_id_is_a_tax_id() -> None:
 def test_the_isotonic_map_is_monotone_and_smoothed() -> None:
     samples = [(0.1, False), (0.2, True), (0.3, False), (0.6, True), (0.7, True), (0.9, True)]
     blocks = fit_isotonic(samples)
-    shares = [share for _, share in blocks]
+    shares = [share for _, _, share in blocks]
     assert shares == sorted(shares)
-    assert blocks[-1][1] < 1.0  # four right values say (4 + 1) / (4 + 2), not 1.0
+    assert blocks[-1][2] < 1.0  # four right values say (4 + 1) / (4 + 2), not 1.0
     calibration = {"totalAmount": blocks}
-    assert calibrated(calibration, "totalAmount", 0.95) == blocks[-1][1]
-    assert calibrated(calibration, "totalAmount", 0.0) == blocks[0][1]
+    assert calibrated(calibration, "totalAmount", 0.95) == blocks[-1][2]
+    assert calibrated(calibration, "totalAmount", 0.0) == blocks[0][2]
     assert calibrated({}, "totalAmount", 0.42) == 0.42
 
 
-def test_an_isotonic_block_ends_halfway_to_the_next_one() -> None:
+def test_a_score_between_two_blocks_gets_a_share_between_theirs() -> None:
     blocks = fit_isotonic([(0.2, False), (0.4, False), (0.8, True), (0.9, True)])
-    assert [end for end, _ in blocks] == [0.6, 0.9]
+    assert blocks == [(0.2, 0.4, 0.25), (0.8, 0.9, 0.75)]
     calibration = {"merchantName": blocks}
-    assert calibrated(calibration, "merchantName", 0.4000001) == blocks[0][1]
-    assert calibrated(calibration, "merchantName", 0.7) == blocks[1][1]
+    assert calibrated(calibration, "merchantName", 0.3) == 0.25  # inside the lower block
+    assert calibrated(calibration, "merchantName", 0.6) == pytest.approx(0.5)  # halfway across
+    assert calibrated(calibration, "merchantName", 0.85) == 0.75
 
 
 def test_review_reasons_name_each_doubtful_required_field() -> None:
