@@ -91,7 +91,7 @@ def run_worker(settings: Settings, storage: ObjectStorage) -> None:
     services = build_worker(settings, storage)
     if settings.ocr_warmup:
         services.ocr.start()
-    consumer = services.queue.huey.create_consumer(
+    consumer = services.queue.consumer(
         workers=settings.workers,
         worker_type="thread",
         initial_delay=min(0.05, settings.worker_poll_seconds),
@@ -104,7 +104,7 @@ def run_worker(settings: Settings, storage: ObjectStorage) -> None:
     heartbeat = Heartbeat(settings.database_path, settings.worker_heartbeat_seconds)
     heartbeat.start()
     worker_logger.info(
-        "worker started: %s thread(s), queue %s", settings.workers, settings.queue_path
+        "worker started: %s thread(s), queue %s", settings.workers, services.queue.location
     )
     try:
         consumer.run()

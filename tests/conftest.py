@@ -12,7 +12,12 @@ from steve_lite.settings import Settings
 from steve_lite.storage.embedded import EmbeddedS3
 from tests.support.api import LiveApi, make_settings, open_database, start_live_api
 
-pytest_plugins = ["tests.fixtures.s3", "tests.fixtures.receiver", "tests.fixtures.worker"]
+pytest_plugins = [
+    "tests.fixtures.s3",
+    "tests.fixtures.receiver",
+    "tests.fixtures.worker",
+    "tests.fixtures.redis",
+]
 
 
 @pytest.fixture

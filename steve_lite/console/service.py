@@ -151,21 +151,28 @@ def next_in_review(db: Database, company_id: str, submission_id: str) -> str | N
 def boxes_by_file(result: dict[str, Any] | None) -> dict[int, list[dict[str, Any]]]:
     """The boxes to draw over each file: OCR lines (``extractedData.pages[].lines`` of
     document-ocr, ``pages[].lines`` when a result carries them), and each field's evidence
-    (``fieldEvidence``) tagged with its field name."""
+    (``fieldEvidence``) tagged with its field name. Entries name their file by ``fileIndex``
+    (results of versions without PDF name it ``pageIndex``); only a file's first page is drawn."""
     boxes: dict[int, list[dict[str, Any]]] = {}
     if not result:
         return boxes
     data = result.get("extractedData") or {}
     for pages in (data.get("pages"), result.get("pages")):
         for page in pages or []:
-            index = page.get("pageIndex", page.get("fileIndex"))
+            if page.get("filePageIndex", 0) != 0:
+                continue  # a later page of a PDF: not drawn over the file
+            index = page.get("fileIndex", page.get("pageIndex"))
             for line in page.get("lines") or []:
                 if isinstance(index, int) and valid_box(line.get("box")):
                     boxes.setdefault(index, []).append(
                         {"points": points(line["box"]), "text": line.get("text", ""), "field": None}
                     )
     for name, evidence in (result.get("fieldEvidence") or {}).items():
-        index = evidence.get("pageIndex") if isinstance(evidence, dict) else None
+        index = (
+            evidence.get("fileIndex", evidence.get("pageIndex"))
+            if isinstance(evidence, dict)
+            else None
+        )
         if isinstance(index, int) and valid_box(evidence.get("box")):
             boxes.setdefault(index, []).append(
                 {"points": points(evidence["box"]), "text": evidence.get("text", ""), "field": name}

@@ -331,8 +331,15 @@ def renew_lease(db: Database, session_id: str, seconds: float) -> None:
     )
 
 
-def set_lease(db: Database, session_id: str, until: datetime) -> None:
-    db.execute("UPDATE sessions SET lease_until = ? WHERE id = ?", [to_iso(until), session_id])
+def take_lapsed_lease(db: Database, session_id: str, now: datetime, until: datetime) -> bool:
+    """Give a submitted session whose lease has lapsed a new one ending at ``until``; False when
+    another sweep (or a worker's renewal) moved it first."""
+    cursor = db.execute(
+        "UPDATE sessions SET lease_until = ? WHERE id = ? AND state = ? "
+        "AND (lease_until IS NULL OR lease_until <= ?)",
+        [to_iso(until), session_id, SessionState.SUBMITTED, to_iso(now)],
+    )
+    return cursor.rowcount == 1
 
 
 def count_attempt(db: Database, session_id: str) -> int:

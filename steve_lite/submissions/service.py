@@ -14,7 +14,7 @@ from sqlite_utils import Database
 from steve_lite.clock import now_iso, to_iso, utcnow
 from steve_lite.db import transaction
 from steve_lite.errors import Conflict, FieldError, Invalid, Malformed, NotFound
-from steve_lite.formats import FORMATS
+from steve_lite.formats import EXTENSIONS
 from steve_lite.http.bodies import field_path
 from steve_lite.pagination import paginate
 from steve_lite.sessions import store
@@ -184,7 +184,7 @@ def download_url(
     attachment of its checked image type: never as what the uploader sent."""
     key = row["sealed_key"] or sealed_key_for(row["object_key"])
     content_type = row["content_type"]  # submit refused files whose bytes are not this type
-    filename = f"{submission_id}-{row['file_index']}.{FORMATS[content_type]}"
+    filename = f"{submission_id}-{row['file_index']}.{EXTENSIONS[content_type]}"
     return storage.presign_get(key, ttl, content_type=content_type, filename=filename)
 
 

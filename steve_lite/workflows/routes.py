@@ -115,7 +115,7 @@ async def get_workflow_version(
             "color": data["color"],
         },
         "version": version,
-        "upload": data["upload"],
+        "upload": definition.upload_json,
         "outputSchema": data["outputSchema"],
         "outputJsonSchema": data["outputJsonSchema"],
     }

@@ -230,7 +230,7 @@ def test_a_completed_session_is_delivered_once_signed_with_the_creating_key(
     }
     assert body["sessionId"] == session_id
     assert body["submissionId"] == session["submissionId"]
-    assert body["workflow"] == {"slug": SLUG, "version": 1}
+    assert body["workflow"] == {"slug": SLUG, "version": 2}
     assert body["companyId"] == tenant.company["id"]
     assert (body["state"], body["submissionStatus"]) == ("completed", "approved")
     assert body["result"]["fraudStatus"] == "clean"
