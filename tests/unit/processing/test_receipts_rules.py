@@ -412,6 +412,22 @@ def test_review_reasons_name_each_doubtful_required_field() -> None:
     ]
 
 
+def test_a_doubted_merchant_holds_up_the_approval_with_its_reason() -> None:
+    reading = read_receipt(
+        [
+            page_of(
+                "SANYUSTATIONERYSHOP", "Owned By :", "SANYU SUPPLY SDN BHD", ("TOTAL", "RM 8.70")
+            )
+        ],
+    )
+    required = ["merchantName", "totalAmount", "currency", "purchaseDate"]
+    reasons = review_reasons(reading.data, reading.doubts, required, 0.85)
+    merchant = [reason for reason in reasons if reason.startswith("merchantName: ")]
+    assert merchant and "another name is printed above it" in merchant[0]
+    assert merchant[0].endswith("is below 0.85")
+    assert "purchaseDate: not found" in reasons
+
+
 def test_the_shipped_currency_table_is_what_babel_builds() -> None:
     pytest.importorskip("babel")
     from tools.currency_table import build_table
