@@ -94,6 +94,18 @@ def test_cash_minus_change_confirms_a_total_and_makes_it_more_certain() -> None:
     assert "totalAmount" not in confirmed.doubts
 
 
+def test_a_pay_row_is_the_cash_tendered_not_the_total() -> None:
+    result = extract(
+        "KING'S CONFECTIONERY S/B",
+        ("181010 French Lo 8 2.40", "19.20"),
+        ("Rounding Adj", "0.00"),
+        ("Bue", "19.20"),
+        ("Pay", "20.00"),
+        ("Change", "0.80"),
+    )
+    assert result["totalAmount"] == 19.20
+
+
 def test_disagreeing_totals_are_named_in_the_doubt() -> None:
     reading = read_receipt(
         [page_of("Shop", ("TOTAL", "72.08"), ("Bread", "1.00"), ("GRAND TOTAL", "4.08"))]
