@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_ERROR_TYPE_BASE = "https://docs.steve.openloyalty.io/errors"
+DATABASE_URL_SCHEMES = ("postgresql://", "postgres://")
 QUEUE_URL_SCHEMES = ("redis://", "rediss://", "unix://")
 RATE_LIMIT_BUCKETS = ("read", "session", "submit", "webhook_test", "review")
 
@@ -52,6 +53,7 @@ class Settings(BaseSettings):
     embedded_s3_port: int = Field(0, ge=0, le=55535)
 
     # Backends: unset means SQLite files in the data directory (see docs/deployment.md)
+    database_url: str | None = None
     queue_url: str | None = None
     queue_name: str = Field("steve-lite", pattern=r"^[A-Za-z0-9_.-]{1,100}$")
 
@@ -110,6 +112,13 @@ class Settings(BaseSettings):
     def queue_path(self) -> Path:
         """The Huey queue's own SQLite file."""
         return self.data_dir / "queue.db"
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(DATABASE_URL_SCHEMES):
+            raise ValueError("must start with postgresql:// or postgres:// (or be unset)")
+        return value or None
 
     @field_validator("queue_url")
     @classmethod

@@ -8,9 +8,8 @@ import socket
 import time
 from datetime import timedelta
 
-from sqlite_utils import Database
-
 from steve_lite.clock import to_iso, utcnow
+from steve_lite.db import Database
 from steve_lite.processing.pipeline import INTERNAL_FAILURE_REASON, dispatch_events, fail
 from steve_lite.security.rate_limit import prune_windows
 from steve_lite.services import WorkerServices

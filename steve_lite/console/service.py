@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlite_utils import Database
-
+from steve_lite.db import Database
 from steve_lite.errors import FieldError, Invalid, NotFound
 from steve_lite.storage.s3 import ObjectStorage
 from steve_lite.submissions.schemas import FRAUD_STATUSES, STATUSES

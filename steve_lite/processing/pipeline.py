@@ -23,11 +23,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from PIL import Image
-from sqlite_utils import Database
 
 from steve_lite import metrics
 from steve_lite.clock import utcnow
-from steve_lite.db import transaction
+from steve_lite.db import Database, transaction
 from steve_lite.formats import SNIFF_BYTES, sniff_format
 from steve_lite.processing import fraud
 from steve_lite.processing.compliance import (

@@ -9,10 +9,9 @@ from functools import partial
 from typing import Any
 
 import anyio
-from sqlite_utils import Database
 
 from steve_lite.clock import parse_iso, to_iso, utcnow
-from steve_lite.db import transaction
+from steve_lite.db import Database, transaction
 from steve_lite.errors import (
     Conflict,
     Expired,

@@ -9,10 +9,9 @@ from datetime import timedelta
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from sqlite_utils import Database
 
 from steve_lite.clock import now_iso, to_iso, utcnow
-from steve_lite.db import transaction
+from steve_lite.db import Database, transaction
 from steve_lite.errors import Conflict, FieldError, Invalid, Malformed, NotFound
 from steve_lite.formats import EXTENSIONS
 from steve_lite.http.bodies import field_path
@@ -150,16 +149,20 @@ def match_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def fraud_matches(
-    db: Database, submission_id: str, *, after: str | None = None, limit: int = -1
+    db: Database, submission_id: str, *, after: str | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    """The submission's fraud matches, oldest first (``after`` a match id)."""
+    """The submission's fraud matches, oldest first (``after`` a match id; all without a
+    ``limit``)."""
     sql = "SELECT * FROM fraud_matches WHERE submission_id = ?"
     params: list[Any] = [submission_id]
     if after is not None:
         sql += " AND (created_at, id) > (SELECT created_at, id FROM fraud_matches WHERE id = ?)"
         params.append(after)
-    rows = db.execute(sql + " ORDER BY created_at, id LIMIT ?", [*params, limit])
-    return [dict(row) for row in rows]
+    sql += " ORDER BY created_at, id"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [dict(row) for row in db.execute(sql, params)]
 
 
 def list_fraud_matches(

@@ -6,10 +6,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from sqlite_utils import Database
-
 from steve_lite.clock import now_iso
-from steve_lite.db import transaction
+from steve_lite.db import Database, transaction
 from steve_lite.errors import NotFound
 from steve_lite.ids import new_id
 from steve_lite.read_cache import ReadCache
@@ -105,8 +103,9 @@ def publish(
                 "created_at": now,
                 "published_version": 0,
             }
-            db.table("workflows").insert(
-                {**workflow, "name": definition.name, "updated_at": now, "published_version": None}
+            db.insert(
+                "workflows",
+                {**workflow, "name": definition.name, "updated_at": now, "published_version": None},
             )
         version = (
             db.execute(
@@ -115,14 +114,15 @@ def publish(
             ).fetchone()[0]
             + 1
         )
-        db.table("workflow_versions").insert(
+        db.insert(
+            "workflow_versions",
             {
                 "workflow_id": workflow["id"],
                 "version": version,
                 "definition": definition.model_dump_json(by_alias=True),
                 "created_at": now,
                 "system_revision": system_revision,
-            }
+            },
         )
         if not make_published:
             return {"id": workflow["id"], "slug": definition.slug, "version": version}

@@ -9,7 +9,8 @@ from pathlib import Path
 from steve_lite.queue import Queue
 from steve_lite.storage.embedded import EmbeddedS3
 from tests.factories.photos import make_photo
-from tests.support.redis import RedisServer, queue_name
+from tests.support.redis import queue_name
+from tests.support.redis_server import RedisServer
 from tests.support.sessions import submit_files, wait_for_job
 from tests.support.worker import event_types, start_stack
 

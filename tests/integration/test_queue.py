@@ -22,11 +22,11 @@ def redis_settings(tmp_path: Path, url: str, name: str) -> Settings:
 
 
 def test_without_a_queue_url_the_queue_is_the_data_dirs_sqlite_file(tmp_path: Path) -> None:
-    queue = Queue(make_settings(tmp_path))
+    queue = Queue(make_settings(tmp_path, queue_url=None))  # whatever backend the run selected
     assert isinstance(queue.huey, SqliteHuey)
     queue.enqueue_processing("ses_1")
     assert (tmp_path / "queue.db").exists()
-    assert Queue(make_settings(tmp_path)).pending_count() == 1
+    assert Queue(make_settings(tmp_path, queue_url=None)).pending_count() == 1
     assert queue.location == str(tmp_path / "queue.db")
 
 

@@ -1,5 +1,4 @@
-"""Redis for the tests: the machine's server with a key prefix per test run, and private
-servers a test may flush whole.
+"""Redis for the tests: the machine's server with a key prefix per test run.
 
 ``STEVE_TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379/0``) names the shared server. Tests
 that need it skip when it does not answer a ping, or fail instead when
@@ -10,16 +9,10 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import uuid
-from pathlib import Path
 
 import pytest
 import redis
-
-from tests.support.processes import Process
-from tests.support.servers import free_port
-from tests.support.waiting import wait_until
 
 TEST_REDIS_URL = os.environ.get("STEVE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRE_BACKENDS = "STEVE_REQUIRE_BACKENDS"
@@ -75,26 +68,3 @@ def drop_run_keys(url: str = TEST_REDIS_URL) -> int:
         return int(client.delete(*keys)) if keys else 0
     finally:
         client.close()
-
-
-class RedisServer(Process):
-    """A private ``redis-server`` on a free port, without persistence: a test may flush it."""
-
-    def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        port = free_port()
-        binary = shutil.which("redis-server") or "redis-server"
-        argv = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
-        argv += ["--appendonly", "no", "--dir", str(directory)]
-        super().__init__("redis-server", argv, port, dict(os.environ), directory / "redis.log")
-        self.url = f"redis://127.0.0.1:{port}/0"
-        wait_until(lambda: ping_error(self.url) is None, 30, "redis", self)
-
-    def client(self) -> redis.Redis:
-        return redis.Redis.from_url(self.url)
-
-
-def require_redis_server() -> None:
-    """Skip (or fail) the calling test when no ``redis-server`` binary is installed."""
-    found = shutil.which("redis-server")
-    unavailable("a private redis-server is needed", None if found else "not on PATH")

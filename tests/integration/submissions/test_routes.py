@@ -101,7 +101,7 @@ def event_rows(api: LiveApi, submission_id: str) -> list[dict[str, Any]]:
 
 def hook_rows(api: LiveApi, session_id: str) -> list[dict[str, Any]]:
     rows = api.db.execute(
-        "SELECT * FROM webhook_events WHERE session_id = ? ORDER BY created_at, rowid",
+        "SELECT * FROM webhook_events WHERE session_id = ? ORDER BY created_at, id",
         [session_id],
     )
     return [{**dict(row), "payload": json.loads(row["payload"])} for row in rows]

@@ -132,7 +132,7 @@ def run_until_idle(runtime: WorkerServices, timeout: float = 30) -> None:
 
 def outbox(api: LiveApi, session_id: str) -> list[dict[str, Any]]:
     rows = api.db.execute(
-        "SELECT * FROM webhook_events WHERE session_id = ? ORDER BY created_at, rowid",
+        "SELECT * FROM webhook_events WHERE session_id = ? ORDER BY created_at, id",
         [session_id],
     ).fetchall()
     return [dict(row) for row in rows]

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlite_utils import Database
-
 from steve_lite import db as database
 from steve_lite.clock import now_iso
-from steve_lite.db import split_statements
+from steve_lite.db import Database, split_statements
 from steve_lite.workflows.service import (
     get_workflow,
     install_system_workflows,
