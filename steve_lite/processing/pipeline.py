@@ -1,8 +1,10 @@
 """Processing one submitted session (contract 2.5), idempotently.
 
-Steps: load; count the attempt and mark processing (event ``processing_started``, once); then
-for each file, one at a time per page thread and several files at once: download, decode, store
-its perceptual hash, OCR it (or measure the photo) and release the image; run the workflow's
+Steps: load; count the attempt and mark processing (event ``processing_started``, once); count
+the pages of the session's PDFs against ``maxPages``; then for each file, one at a time per page
+thread and several files at once: download, decode (a PDF: open), store its perceptual hash, OCR
+it (a receipt photo: its receipt cut out first; a PDF: page by page, text layers read instead of
+OCR) or measure the photo, and release the image; run the workflow's
 processor; run fraud checks; decide the outcome; store result, fraud matches, events and the
 webhook outbox row in one transaction. That last transaction only commits if the session is
 still ``submitted``, so a task that runs twice, or is killed and re-queued, leaves exactly one
@@ -197,10 +199,7 @@ def read_pdf(
         )
         pages = []
         for page_index in range(document.page_count):
-            try:
-                page = document.read_page(page_index)
-            except PdfError as exc:
-                raise FileFailure(f"{name}: {exc}") from None
+            page = document.read_page(page_index)  # a PdfError fails the file, in open_pdf
             if page.text_page is not None:
                 read = page.text_page
             else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any, Literal, NotRequired, TypedDict, cast
+from typing import Any, Literal, TypedDict, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
@@ -103,13 +103,20 @@ class WorkflowDefinition(WireModel):
         return [field.name for field in self.output_schema if field.required]
 
 
-class UploadJson(TypedDict):
+class UploadJsonBase(TypedDict):
     minFiles: int
     maxFiles: int
     acceptedFormats: list[str]
     fileLabels: list[str]
     maxFileSizeMb: float
-    maxPages: NotRequired[int]
+
+
+class UploadJson(UploadJsonBase, total=False):
+    """The upload contract on the wire; ``maxPages`` only on versions that accept PDF (a
+    ``total=False`` class, not ``NotRequired``: Python 3.11 misses ``NotRequired`` in the
+    string annotations of ``from __future__ import annotations``)."""
+
+    maxPages: int
 
 
 class WorkflowSummary(TypedDict):

@@ -146,6 +146,8 @@ def read_receipt(
             doubts["merchantName"] = "the name reads like an OCR slip (letter case, digits, marks)"
         elif merchant.rivals_above:
             doubts["merchantName"] = "another name is printed above it (a brand or the company?)"
+        elif merchant.rows > 1:
+            doubts["merchantName"] = f"joined from {merchant.rows} rows"
         elif not (merchant.legal_suffix or merchant.prominent):
             doubts["merchantName"] = (
                 "chosen by position only: no legal-entity suffix, not printed larger"

@@ -6,7 +6,15 @@ not. A legal-entity suffix (SDN BHD, GmbH, Sp. z o.o., LLC, Ltd, S.A., ...) is a
 without one the most prominent (tallest) candidate wins. A name that runs over two rows is
 joined: when the row after it carries the legal suffix the name lacks, or is as tall. A name
 may start with a digit (`99 SPEED MART S/B`). Registration numbers printed after the name
-(`(126926-H)`) are cut off.
+(`(126926-H)`), a former name (`FKA BISON STORES SB`, and the row after `formerly known as`)
+and a leading terminal code (`#000002`) are cut off; a labelled number (`Invoice: 001-9822`)
+is never a name, however large. A legal form glued to the name and misread (`TIMBERSONBHD`)
+is split and spelt right.
+
+The evidence kept for the confidence: a clearly read name row above the chosen one (a brand
+over its company: either may be the merchant), counted twice when printed larger; a brand row
+joined to a company row that names itself; a name printed below a sale's details; and signs of
+an OCR letter slip in the name (see `slip_signs`).
 """
 
 import re
@@ -178,6 +186,8 @@ def find_merchant(rows: Sequence[Row]) -> MerchantFinding | None:
     rivals_above = [
         index for index in candidates if index < first and top[index].confidence >= RIVAL_CONFIDENCE
     ]
+    # a rival printed larger than the chosen name weighs double
+    rivals_above += [index for index in rivals_above if top[index].height > 1.2 * top[first].height]
     if any(is_transaction_detail(row.text) for row in top[:first]):
         rivals_above.append(first)  # printed below the sale's details: part of another receipt?
     if suffixed and first < last and names_itself(top[last - 1].text, top[last].text):

@@ -94,6 +94,18 @@ def test_cash_minus_change_confirms_a_total_and_makes_it_more_certain() -> None:
     assert "totalAmount" not in confirmed.doubts
 
 
+def test_a_pay_row_is_the_cash_tendered_not_the_total() -> None:
+    result = extract(
+        "KING'S CONFECTIONERY S/B",
+        ("181010 French Lo 8 2.40", "19.20"),
+        ("Rounding Adj", "0.00"),
+        ("Bue", "19.20"),
+        ("Pay", "20.00"),
+        ("Change", "0.80"),
+    )
+    assert result["totalAmount"] == 19.20
+
+
 def test_disagreeing_totals_are_named_in_the_doubt() -> None:
     reading = read_receipt(
         [page_of("Shop", ("TOTAL", "72.08"), ("Bread", "1.00"), ("GRAND TOTAL", "4.08"))]
@@ -337,7 +349,8 @@ def test_a_brand_joined_to_its_company_row_is_doubted_but_a_name_running_over_is
     _, _, brand = merchant_reading("CITY MILK", "R&C VENTURE SDN BHD (1191015-W)")
     name, _, running = merchant_reading("POPULAR BOOK", "CO. (M) SDN BHD", "(Co. No. 113825-W)")
     assert brand is not None and "another name" in brand
-    assert (name, running) == ("POPULAR BOOK CO. (M) SDN BHD", None)
+    assert name == "POPULAR BOOK CO. (M) SDN BHD"
+    assert running == "joined from 2 rows"
 
 
 def test_a_name_printed_below_the_details_of_a_sale_is_doubted() -> None:
@@ -378,21 +391,22 @@ def test_a_gst_id_is_a_tax_id() -> None:
 def test_the_isotonic_map_is_monotone_and_smoothed() -> None:
     samples = [(0.1, False), (0.2, True), (0.3, False), (0.6, True), (0.7, True), (0.9, True)]
     blocks = fit_isotonic(samples)
-    shares = [share for _, share in blocks]
+    shares = [share for _, _, share in blocks]
     assert shares == sorted(shares)
-    assert blocks[-1][1] < 1.0  # four right values say (4 + 1) / (4 + 2), not 1.0
+    assert blocks[-1][2] < 1.0  # four right values say (4 + 1) / (4 + 2), not 1.0
     calibration = {"totalAmount": blocks}
-    assert calibrated(calibration, "totalAmount", 0.95) == blocks[-1][1]
-    assert calibrated(calibration, "totalAmount", 0.0) == blocks[0][1]
+    assert calibrated(calibration, "totalAmount", 0.95) == blocks[-1][2]
+    assert calibrated(calibration, "totalAmount", 0.0) == blocks[0][2]
     assert calibrated({}, "totalAmount", 0.42) == 0.42
 
 
-def test_an_isotonic_block_ends_halfway_to_the_next_one() -> None:
+def test_a_score_between_two_blocks_gets_a_share_between_theirs() -> None:
     blocks = fit_isotonic([(0.2, False), (0.4, False), (0.8, True), (0.9, True)])
-    assert [end for end, _ in blocks] == [0.6, 0.9]
+    assert blocks == [(0.2, 0.4, 0.25), (0.8, 0.9, 0.75)]
     calibration = {"merchantName": blocks}
-    assert calibrated(calibration, "merchantName", 0.4000001) == blocks[0][1]
-    assert calibrated(calibration, "merchantName", 0.7) == blocks[1][1]
+    assert calibrated(calibration, "merchantName", 0.3) == 0.25  # inside the lower block
+    assert calibrated(calibration, "merchantName", 0.6) == pytest.approx(0.5)  # halfway across
+    assert calibrated(calibration, "merchantName", 0.85) == 0.75
 
 
 def test_review_reasons_name_each_doubtful_required_field() -> None:
@@ -408,6 +422,22 @@ def test_review_reasons_name_each_doubtful_required_field() -> None:
         "totalAmount: 2 candidates 4.08 and 72.08 disagree; confidence 0.33 is below 0.60",
         "purchaseDate: not found",
     ]
+
+
+def test_a_doubted_merchant_holds_up_the_approval_with_its_reason() -> None:
+    reading = read_receipt(
+        [
+            page_of(
+                "SANYUSTATIONERYSHOP", "Owned By :", "SANYU SUPPLY SDN BHD", ("TOTAL", "RM 8.70")
+            )
+        ],
+    )
+    required = ["merchantName", "totalAmount", "currency", "purchaseDate"]
+    reasons = review_reasons(reading.data, reading.doubts, required, 0.85)
+    merchant = [reason for reason in reasons if reason.startswith("merchantName: ")]
+    assert merchant and "another name is printed above it" in merchant[0]
+    assert merchant[0].endswith("is below 0.85")
+    assert "purchaseDate: not found" in reasons
 
 
 def test_the_shipped_currency_table_is_what_babel_builds() -> None:
