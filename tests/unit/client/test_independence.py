@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 SERVER_PACKAGES = {
-    "PIL", "imagehash", "numpy", "sqlite_utils", "pydantic", "litestar", "minio", "huey",
+    "PIL", "imagehash", "numpy", "sqlite3", "psycopg", "pydantic", "litestar", "minio", "huey",
     "onnxruntime", "rapidocr", "uvicorn",
 }  # fmt: skip
 SHARED = {"steve_lite", "steve_lite.formats", "steve_lite.signatures"}
