@@ -15,7 +15,7 @@ FROM python:3.11.11-slim-bookworm AS base
 FROM base AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 # The venv starts without pip or setuptools; the base image's pip installs into it (--python).
-# (pip comes back only as a runtime dependency of sqlite-utils; setuptools never does.)
+# (Nothing installs pip into it again; setuptools lives only in pip's build environment.)
 RUN python -m venv --without-pip /opt/venv
 WORKDIR /src
 
