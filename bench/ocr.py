@@ -85,6 +85,13 @@ CONFIGS: dict[str, Candidate] = {
     "tuned-2thr": Candidate(TUNED, OcrSettings(), threads=2),
     "tuned-no-turn": Candidate(TUNED, OcrSettings(orientation=False)),
     "page896": Candidate(replace(TUNED, page=DetectorLimit(896, "max")), OcrSettings()),
+    "page800": Candidate(replace(TUNED, page=DetectorLimit(800, "max")), OcrSettings()),
+    "pagesq0.8": Candidate(TUNED, OcrSettings(page_squeeze=0.8)),
+    "pagesq0.7": Candidate(TUNED, OcrSettings(page_squeeze=0.7)),
+    "page800-sq0.7": Candidate(
+        replace(TUNED, page=DetectorLimit(800, "max")), OcrSettings(page_squeeze=0.7)
+    ),
+    "batch6": Candidate(TUNED, OcrSettings(rec_batch=6)),
 }
 DEFAULT_CONFIGS = "today,tuned,tuned-no-turn"
 TESSERACT = "tesseract"

@@ -19,11 +19,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+import cv2
 import numpy as np
 import rapidocr
 from PIL import Image
 from rapidocr import RapidOCR
 from rapidocr.ch_ppocr_cls import TextClassifier
+from rapidocr.ch_ppocr_rec import TextRecognizer
 from rapidocr.utils.process_img import get_rotate_crop_image
 
 logger = logging.getLogger("steve_lite.ocr")
@@ -107,6 +109,11 @@ STRIP_RATIO = 1.8
 """Long side / short side from which an image is a strip (a till receipt), not a page."""
 
 
+def is_strip(width: int, height: int) -> bool:
+    """Whether an image this size is a strip (a till receipt) rather than a page."""
+    return max(width, height) >= STRIP_RATIO * min(width, height)
+
+
 @dataclass(frozen=True)
 class DetectorGeometry:
     """How the engine resizes an image before its text detector runs (rapidocr's rules: the long
@@ -129,9 +136,7 @@ class DetectorGeometry:
 
     def limit(self, width: int, height: int) -> DetectorLimit:
         """The detector limit for an image of this size: strips and pages differ."""
-        if max(width, height) >= STRIP_RATIO * min(width, height):
-            return self.strip
-        return self.page
+        return self.strip if is_strip(width, height) else self.page
 
     def input_size(self, width: int, height: int) -> tuple[int, int]:
         """The detector's input size for an image of ``width`` x ``height`` pixels."""
@@ -161,6 +166,10 @@ class OcrSettings:
     """Text boxes recognised per inference call (a batch is padded to its widest box)."""
     rec_min_width: int = 96
     """Narrowest recogniser input (px at 48 px height); shorter crops are padded up to it."""
+    page_squeeze: float = 1.0
+    """On pages (not strips), the width of the recogniser's input as a share of the text box's
+    width scaled to 48 px height: the recogniser's CPU is linear in that width. Strips are read
+    unsqueezed."""
     orientation: bool = True
     """Check pages that read poorly or sideways for being turned, and read them turned back."""
 
@@ -209,6 +218,7 @@ class OcrEngine:
         self._engine = RapidOCR(params=params)
         quiet_rapidocr_logger()
         self._detector = self._engine._load_det_model()  # loaded now to set its limit per call
+        self._recogniser = squeezed_recogniser(self._engine)
         self._classifier: TextClassifier | None = None  # text direction, loaded when needed
         self._lock = threading.Lock()
         logger.debug("OCR engine ready (%s, %s)", self.geometry, self.settings)
@@ -227,6 +237,7 @@ class OcrEngine:
         limit = self.geometry.limit(width, height)
         self._detector.limit_side_len = limit.side
         self._detector.limit_type = limit.kind
+        self._recogniser.squeeze = 1.0 if is_strip(width, height) else self.settings.page_squeeze
         result = self._engine(bgr)
         if result.txts is None or result.boxes is None or result.scores is None:
             return assemble_page([])
@@ -277,6 +288,37 @@ class OcrEngine:
         if sideways:  # rapidocr turned these crops a quarter counter-clockwise before the vote
             return 3 if flipped else 1
         return 2 if flipped else 0
+
+
+class SqueezedRecognizer(TextRecognizer):
+    """rapidocr's recogniser, reading each text box squeezed horizontally by ``squeeze``.
+
+    At ``squeeze=1.0`` it resizes and pads exactly as rapidocr does.
+    """
+
+    squeeze = 1.0
+
+    def resize_norm_img(self, img: np.ndarray, max_wh_ratio: float) -> np.ndarray:
+        """One crop at 48 px height, squeezed, normalised to -1..1 and padded to the batch width."""
+        channels, height, min_width = self.rec_image_shape
+        width = int(height * max(min_width / height, max_wh_ratio * self.squeeze))
+        crop_height, crop_width = img.shape[:2]
+        resized_width = min(width, math.ceil(height * crop_width / crop_height * self.squeeze))
+        resized = cv2.resize(img, (resized_width, height)).astype(np.float32)
+        unit = resized.transpose((2, 0, 1)) / 255
+        padded = np.zeros((channels, height, width), dtype=np.float32)
+        padded[:, :, :resized_width] = (unit - 0.5) / 0.5
+        return padded
+
+
+def squeezed_recogniser(engine: RapidOCR) -> SqueezedRecognizer:
+    """A squeezing recogniser built the way rapidocr builds its own, installed in ``engine``."""
+    cfg = engine.cfg
+    cfg.Rec.engine_cfg = cfg.EngineConfig[cfg.Rec.engine_type.value]
+    cfg.Rec.font_path = cfg.Global.font_path
+    cfg.Rec.model_root_dir = cfg.Global.model_root_dir
+    engine.text_rec = SqueezedRecognizer(cfg.Rec)
+    return engine.text_rec
 
 
 def classifier_window(crop: np.ndarray) -> np.ndarray:
