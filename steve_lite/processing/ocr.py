@@ -19,13 +19,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import cv2
 import numpy as np
 import rapidocr
 from PIL import Image
 from rapidocr import RapidOCR
 from rapidocr.ch_ppocr_cls import TextClassifier
-from rapidocr.ch_ppocr_rec import TextRecognizer
 from rapidocr.utils.process_img import get_rotate_crop_image
 
 logger = logging.getLogger("steve_lite.ocr")
@@ -109,11 +107,6 @@ STRIP_RATIO = 1.8
 """Long side / short side from which an image is a strip (a till receipt), not a page."""
 
 
-def is_strip(width: int, height: int) -> bool:
-    """Whether an image this size is a strip (a till receipt) rather than a page."""
-    return max(width, height) >= STRIP_RATIO * min(width, height)
-
-
 @dataclass(frozen=True)
 class DetectorGeometry:
     """How the engine resizes an image before its text detector runs (rapidocr's rules: the long
@@ -124,8 +117,8 @@ class DetectorGeometry:
 
     max_side_len: int = 2000
     min_side_len: int = 30
-    page: DetectorLimit = DetectorLimit(1024, "max")
-    strip: DetectorLimit = DetectorLimit(2000, "max")
+    page: DetectorLimit = DetectorLimit(896, "max")
+    strip: DetectorLimit = DetectorLimit(1280, "max")
 
     def params(self) -> dict[str, Any]:
         """The rapidocr parameters that set this geometry (the limit is set per image)."""
@@ -136,7 +129,9 @@ class DetectorGeometry:
 
     def limit(self, width: int, height: int) -> DetectorLimit:
         """The detector limit for an image of this size: strips and pages differ."""
-        return self.strip if is_strip(width, height) else self.page
+        if max(width, height) >= STRIP_RATIO * min(width, height):
+            return self.strip
+        return self.page
 
     def input_size(self, width: int, height: int) -> tuple[int, int]:
         """The detector's input size for an image of ``width`` x ``height`` pixels."""
@@ -166,12 +161,10 @@ class OcrSettings:
     """Text boxes recognised per inference call (a batch is padded to its widest box)."""
     rec_min_width: int = 96
     """Narrowest recogniser input (px at 48 px height); shorter crops are padded up to it."""
-    page_squeeze: float = 1.0
-    """On pages (not strips), the width of the recogniser's input as a share of the text box's
-    width scaled to 48 px height: the recogniser's CPU is linear in that width. Strips are read
-    unsqueezed."""
     orientation: bool = True
     """Check pages that read poorly or sideways for being turned, and read them turned back."""
+    memory_arena: bool = False
+    """onnxruntime's CPU memory arena (rapidocr turns it off): buffers are kept between calls."""
 
 
 TODAY_GEOMETRY = DetectorGeometry(page=DetectorLimit(736, "min"), strip=DetectorLimit(736, "min"))
@@ -210,6 +203,7 @@ class OcrEngine:
             "Global.use_cls": False,
             "Rec.rec_batch_num": self.settings.rec_batch,
             "Rec.rec_img_shape": [3, 48, self.settings.rec_min_width],
+            "EngineConfig.onnxruntime.enable_cpu_mem_arena": self.settings.memory_arena,
             **self.geometry.params(),
             **packaged_model_params(),
         }
@@ -218,7 +212,6 @@ class OcrEngine:
         self._engine = RapidOCR(params=params)
         quiet_rapidocr_logger()
         self._detector = self._engine._load_det_model()  # loaded now to set its limit per call
-        self._recogniser = squeezed_recogniser(self._engine)
         self._classifier: TextClassifier | None = None  # text direction, loaded when needed
         self._lock = threading.Lock()
         logger.debug("OCR engine ready (%s, %s)", self.geometry, self.settings)
@@ -237,7 +230,6 @@ class OcrEngine:
         limit = self.geometry.limit(width, height)
         self._detector.limit_side_len = limit.side
         self._detector.limit_type = limit.kind
-        self._recogniser.squeeze = 1.0 if is_strip(width, height) else self.settings.page_squeeze
         result = self._engine(bgr)
         if result.txts is None or result.boxes is None or result.scores is None:
             return assemble_page([])
@@ -288,37 +280,6 @@ class OcrEngine:
         if sideways:  # rapidocr turned these crops a quarter counter-clockwise before the vote
             return 3 if flipped else 1
         return 2 if flipped else 0
-
-
-class SqueezedRecognizer(TextRecognizer):
-    """rapidocr's recogniser, reading each text box squeezed horizontally by ``squeeze``.
-
-    At ``squeeze=1.0`` it resizes and pads exactly as rapidocr does.
-    """
-
-    squeeze = 1.0
-
-    def resize_norm_img(self, img: np.ndarray, max_wh_ratio: float) -> np.ndarray:
-        """One crop at 48 px height, squeezed, normalised to -1..1 and padded to the batch width."""
-        channels, height, min_width = self.rec_image_shape
-        width = int(height * max(min_width / height, max_wh_ratio * self.squeeze))
-        crop_height, crop_width = img.shape[:2]
-        resized_width = min(width, math.ceil(height * crop_width / crop_height * self.squeeze))
-        resized = cv2.resize(img, (resized_width, height)).astype(np.float32)
-        unit = resized.transpose((2, 0, 1)) / 255
-        padded = np.zeros((channels, height, width), dtype=np.float32)
-        padded[:, :, :resized_width] = (unit - 0.5) / 0.5
-        return padded
-
-
-def squeezed_recogniser(engine: RapidOCR) -> SqueezedRecognizer:
-    """A squeezing recogniser built the way rapidocr builds its own, installed in ``engine``."""
-    cfg = engine.cfg
-    cfg.Rec.engine_cfg = cfg.EngineConfig[cfg.Rec.engine_type.value]
-    cfg.Rec.font_path = cfg.Global.font_path
-    cfg.Rec.model_root_dir = cfg.Global.model_root_dir
-    engine.text_rec = SqueezedRecognizer(cfg.Rec)
-    return engine.text_rec
 
 
 def classifier_window(crop: np.ndarray) -> np.ndarray:

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from PIL import Image
 from rapidocr.ch_ppocr_det.utils import DetPreProcess
-from rapidocr.ch_ppocr_rec import TextRecognizer
 
 from steve_lite.processing.ocr import (
     MODEL_DIR,
@@ -19,7 +18,6 @@ from steve_lite.processing.ocr import (
     OcrLine,
     OcrPage,
     OcrSettings,
-    SqueezedRecognizer,
     assemble_page,
     document_confidence,
     document_result,
@@ -308,44 +306,3 @@ def test_the_detector_is_fed_the_input_size_its_geometry_gives(
     page = fresh.read(Image.open(io.BytesIO(render_page(KNOWN_LINES, width=width, height=height))))
     assert shapes == [(1, 3, *reversed(geometry.input_size(width, height)))]
     assert similarity(page.lines[0].text, KNOWN_LINES[0]) >= 0.9
-
-
-@pytest.mark.parametrize(("width", "height", "squeezed"), [(1240, 1754, True), (620, 1256, False)])
-def test_pages_are_recognised_squeezed_and_strips_at_full_width(
-    monkeypatch: pytest.MonkeyPatch, width: int, height: int, squeezed: bool
-) -> None:
-    settings = OcrSettings(page_squeeze=0.7, rec_min_width=96)
-    fresh = OcrEngine(intra_op_threads=1, settings=settings)
-    inputs: list[tuple[float, int]] = []
-    original = SqueezedRecognizer.resize_norm_img
-
-    def recording(self: SqueezedRecognizer, img: np.ndarray, max_wh_ratio: float) -> np.ndarray:
-        tensor = original(self, img, max_wh_ratio)
-        inputs.append((img.shape[1] / img.shape[0], tensor.shape[2]))
-        return tensor
-
-    monkeypatch.setattr(SqueezedRecognizer, "resize_norm_img", recording)
-    page = fresh.read(Image.open(io.BytesIO(render_page(KNOWN_LINES, width=width, height=height))))
-    share = 0.7 if squeezed else 1.0
-    assert len(inputs) == len(KNOWN_LINES)
-    for ratio, input_width in inputs:
-        assert input_width == max(96, int(48 * ratio * share))
-    for line, expected in zip(page.lines, KNOWN_LINES, strict=True):
-        assert similarity(line.text, expected) >= 0.9, page.text
-
-
-@pytest.mark.parametrize("batch_ratio", [2.0, 6.67, 12.0])
-def test_unsqueezed_recogniser_input_is_exactly_rapidocrs(
-    engine: OcrEngine, batch_ratio: float
-) -> None:
-    recogniser = engine._engine.text_rec
-    assert isinstance(recogniser, SqueezedRecognizer)
-    assert recogniser.squeeze == 1.0
-    rng = np.random.default_rng(7)
-    for crop_width in (30, 150, 333):
-        crop = rng.integers(0, 256, (50, crop_width, 3), dtype=np.uint8)
-        ratio = max(batch_ratio, crop_width / 50)
-        ours = recogniser.resize_norm_img(crop, ratio)
-        theirs = TextRecognizer.resize_norm_img(recogniser, crop, ratio)
-        assert ours.dtype == theirs.dtype
-        assert np.array_equal(ours, theirs)
