@@ -36,6 +36,14 @@ up: install
 test *args: install
     {{bin}}/pytest {{args}}
 
+# the tests that exercise the data and queue layers, again on PostgreSQL and Redis (the servers
+# must run: .ci/run starts them); the choice and its cost are in the README
+test-postgres *args: install
+    STEVE_TEST_BACKEND=postgres-redis {{bin}}/pytest \
+        tests/integration/sessions tests/integration/submissions tests/integration/security \
+        tests/integration/webhooks tests/integration/jobs tests/integration/test_read_cache.py \
+        tests/integration/test_sweeps.py tests/integration/test_queue.py {{args}}
+
 # ruff, the layer and client contracts (import-linter), mypy, Dockerfile and compose lint
 lint: install
     {{bin}}/ruff check .

@@ -45,10 +45,10 @@ from steve_lite.processing.receipts.calibration import (
 )
 from steve_lite.processing.receipts.decision import review_reasons
 from steve_lite.workflows.schemas import WorkflowDefinition
+from steve_lite.workflows.service import system_definitions
 from tests.factories.receipts import random_receipt_spec, render_receipt
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "receipts-dev"
-CATALOG = Path(__file__).resolve().parents[1] / "steve_lite" / "workflows" / "catalog"
 FIELDS = ("totalAmount", "purchaseDate", "merchantName", "currency")
 TARGETS = {"totalAmount": 0.95, "purchaseDate": 0.97, "merchantName": 0.85, "currency": 0.97}
 HIGH = 0.9
@@ -158,8 +158,9 @@ def run(cases: Sequence[Case], calibration: Calibration | None = None) -> list[O
 
 
 def receipt_workflow() -> WorkflowDefinition:
-    """The system receipt-ocr workflow definition (its minConfidence and required fields)."""
-    return WorkflowDefinition.model_validate_json((CATALOG / "receipt-ocr.json").read_text())
+    """The latest revision of the system receipt-ocr workflow (its minConfidence and required
+    fields)."""
+    return next(d for d in system_definitions() if d.slug == "receipt-ocr")
 
 
 def approved(outcome: Outcome, workflow: WorkflowDefinition, threshold: float) -> bool:

@@ -49,6 +49,16 @@ class BackupSummary:
     object_bytes: int
 
 
+def require_sqlite(settings: Settings) -> None:
+    """Backups copy SQLite files; PostgreSQL and Redis are backed up with their own tools."""
+    if settings.database_url:
+        raise BackupError(
+            "backup and restore copy the SQLite files; with STEVE_DATABASE_URL back up "
+            "PostgreSQL with pg_dump (or your provider's backups) and the bucket with its tools "
+            "(docs/deployment.md#several-machines)"
+        )
+
+
 def database_names(settings: Settings) -> dict[str, Path]:
     """The two SQLite files of an installation, by their name in a backup."""
     return {"steve.db": settings.database_path, "queue.db": settings.queue_path}
@@ -109,6 +119,7 @@ def backup(settings: Settings, destination: Path, *, objects: bool | None = None
 
     ``objects``: copy the uploaded files too; by default only from the embedded server (on R2
     or MinIO the bucket is backed up with the provider's tools, see docs/deployment.md)."""
+    require_sqlite(settings)
     if not settings.database_path.exists():
         raise BackupError(f"no database at {settings.database_path}: nothing to back up")
     require_empty(destination)
@@ -163,6 +174,7 @@ def require_empty(directory: Path) -> None:
 def restore(settings: Settings, source: Path) -> BackupSummary:
     """Restore the backup in ``source`` into the empty data directory of ``settings``, and its
     objects into the storage those settings name (the embedded server unless configured)."""
+    require_sqlite(settings)
     manifest_path = source / MANIFEST
     if not manifest_path.is_file():
         raise BackupError(f"{source} is not a steve-lite backup (no {MANIFEST})")

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlite_utils import Database
-
 from steve_lite.companies.service import create_company, get_company
-from steve_lite.db import migrate
+from steve_lite.db import Database, migrate
 from steve_lite.security.api_keys import create_key
 from steve_lite.workflows.service import assign_all_system, install_system_workflows
 

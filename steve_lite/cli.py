@@ -11,13 +11,13 @@ from typing import Any
 
 import click
 from pydantic import ValidationError
-from sqlite_utils import Database
 
 from steve_lite import db as database
 from steve_lite import metrics
 from steve_lite.backup import BackupSummary, backup, restore
 from steve_lite.bootstrap import create_demo_company, prepare_database
 from steve_lite.companies import service as companies
+from steve_lite.db import Database
 from steve_lite.errors import ConfigurationError, NotFound, SteveLiteError
 from steve_lite.log import configure_logging
 from steve_lite.private_files import fix_data_dir, restrict_new_files
@@ -37,7 +37,7 @@ def emit_json(data: Any) -> None:
 
 def open_db(settings: Settings) -> Database:
     """Open and migrate the database."""
-    db = database.connect(settings.database_path)
+    db = database.open_database(settings)
     prepare_database(db)
     return db
 
@@ -127,7 +127,7 @@ def main(ctx: click.Context) -> None:
 def migrate(ctx: Context) -> None:
     """Apply database migrations."""
     ctx.private_data_dir()
-    db = database.connect(ctx.settings.database_path)
+    db = database.open_database(ctx.settings)
     applied = database.migrate(db)
     workflows.install_system_workflows(db)
     click.echo(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")

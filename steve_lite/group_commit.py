@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlite_utils import Database
+from steve_lite.db import Database
 
 T = TypeVar("T")
 
@@ -43,19 +42,19 @@ class GroupCommit:
 
         Only for writes whose loss in a crash is harmless (rate-limit counts, ``lastUsedAt``):
         the caller may answer before they are durable."""
-        conn = self.db.conn
+        db = self.db
         if not self._open:
-            conn.execute("BEGIN IMMEDIATE")
+            db.begin_write()
             self._open = True
             asyncio.get_running_loop().call_soon(self._commit)
-        conn.execute("SAVEPOINT unit")
+        db.execute("SAVEPOINT unit")
         try:
-            result = work(self.db)
+            result = work(db)
         except BaseException:
-            conn.execute("ROLLBACK TO unit")
-            conn.execute("RELEASE unit")
+            db.execute("ROLLBACK TO SAVEPOINT unit")
+            db.execute("RELEASE SAVEPOINT unit")
             raise
-        conn.execute("RELEASE unit")
+        db.execute("RELEASE SAVEPOINT unit")
         return result
 
     async def run(self, work: Callable[[Database], T]) -> T:
@@ -70,11 +69,11 @@ class GroupCommit:
         waiting, self._waiting = self._waiting, []
         self._open = False
         try:
-            self.db.conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+            self.db.commit()
+        except Exception as exc:  # the engine's error (sqlite3, psycopg): every waiter gets it
             logger.exception("the commit of %d writes failed", len(waiting))
-            if self.db.conn.in_transaction:
-                self.db.conn.execute("ROLLBACK")
+            if self.db.in_transaction:
+                self.db.rollback()
             for future in waiting:
                 if not future.done():
                     future.set_exception(exc)

@@ -7,13 +7,12 @@ import os
 import socket
 import threading
 from datetime import timedelta
-from pathlib import Path
-
-from sqlite_utils import Database
 
 from steve_lite import db as database
 from steve_lite.clock import now_iso, to_iso, utcnow
+from steve_lite.db import Database
 from steve_lite.ids import new_id
+from steve_lite.settings import Settings
 
 logger = logging.getLogger("steve_lite.worker")
 
@@ -22,16 +21,16 @@ class Heartbeat:
     """A thread that writes this worker's row every ``interval`` seconds, and removes it when
     the worker stops."""
 
-    def __init__(self, database_path: Path, interval: float) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.worker_id = new_id("wkr")
-        self._database_path = database_path
-        self._interval = interval
+        self._settings = settings
+        self._interval = settings.worker_heartbeat_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
 
     def start(self) -> None:
         """Write the first beat now, then keep beating in the background."""
-        db = database.connect(self._database_path)
+        db = database.open_database(self._settings)
         now = now_iso()
         db.execute(
             "INSERT INTO worker_heartbeats (worker_id, hostname, pid, started_at, beat_at) "
@@ -46,12 +45,12 @@ class Heartbeat:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(self._interval + 1)
-        db = database.connect(self._database_path)
+        db = database.open_database(self._settings)
         forget_worker(db, self.worker_id)
         db.close()
 
     def _run(self) -> None:
-        db = database.connect(self._database_path)
+        db = database.open_database(self._settings)
         while not self._stop.wait(self._interval):
             try:
                 db.execute(

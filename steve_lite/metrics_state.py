@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
-from sqlite_utils import Database
 
 from steve_lite import __version__
 from steve_lite.clock import parse_iso, to_iso, utcnow
+from steve_lite.db import Database
 from steve_lite.queue import Queue
 from steve_lite.sessions import store
 

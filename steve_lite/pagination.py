@@ -9,8 +9,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TypedDict, TypeVar
 
-from sqlite_utils import Database
-
+from steve_lite.db import Database
 from steve_lite.errors import Malformed
 
 T = TypeVar("T")

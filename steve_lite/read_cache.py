@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-from sqlite_utils import Database
+from steve_lite.db import Database
 
 T = TypeVar("T")
 MAX_ENTRIES = 10_000  # beyond this the cache starts over (e.g. many keys in turn)

@@ -91,7 +91,7 @@ def run_worker(settings: Settings, storage: ObjectStorage) -> None:
     services = build_worker(settings, storage)
     if settings.ocr_warmup:
         services.ocr.start()
-    consumer = services.queue.huey.create_consumer(
+    consumer = services.queue.consumer(
         workers=settings.workers,
         worker_type="thread",
         initial_delay=min(0.05, settings.worker_poll_seconds),
@@ -101,10 +101,10 @@ def run_worker(settings: Settings, storage: ObjectStorage) -> None:
         periodic=True,
         check_worker_health=True,
     )
-    heartbeat = Heartbeat(settings.database_path, settings.worker_heartbeat_seconds)
+    heartbeat = Heartbeat(settings)
     heartbeat.start()
     worker_logger.info(
-        "worker started: %s thread(s), queue %s", settings.workers, settings.queue_path
+        "worker started: %s thread(s), queue %s", settings.workers, services.queue.location
     )
     try:
         consumer.run()
@@ -153,7 +153,7 @@ class WorkerProcess:
         self.process = self._spawn()
 
     def _died(self, code: int) -> None:
-        db = database.connect(self._settings.database_path)
+        db = database.open_database(self._settings)
         try:
             forget_process(db, self.process.pid)
         finally:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import anyio
-from sqlite_utils import Database
 
 from steve_lite import db as database
+from steve_lite.db import Database
 from steve_lite.group_commit import GroupCommit
 from steve_lite.processing.ocr_limits import OcrLimits
 from steve_lite.processing.ocr_pool import EngineOptions, OcrPool
@@ -72,10 +72,10 @@ class WorkerServices:
 
     @property
     def db(self) -> Database:
-        """This thread's connection (SQLite connections are not shared between threads)."""
+        """This thread's connection (connections are not shared between threads)."""
         db: Database | None = getattr(self._local, "db", None)
         if db is None:
-            db = self._local.db = database.connect(self.settings.database_path)
+            db = self._local.db = database.open_database(self.settings)
         return db
 
     @cached_property

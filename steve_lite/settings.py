@@ -10,6 +10,8 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_ERROR_TYPE_BASE = "https://docs.steve.openloyalty.io/errors"
+DATABASE_URL_SCHEMES = ("postgresql://", "postgres://")
+QUEUE_URL_SCHEMES = ("redis://", "rediss://", "unix://")
 RATE_LIMIT_BUCKETS = ("read", "session", "submit", "webhook_test", "review")
 
 
@@ -50,11 +52,17 @@ class Settings(BaseSettings):
     s3_secure: bool = True
     embedded_s3_port: int = Field(0, ge=0, le=55535)
 
+    # Backends: unset means SQLite files in the data directory (see docs/deployment.md)
+    database_url: str | None = None
+    queue_url: str | None = None
+    queue_name: str = Field("steve-lite", pattern=r"^[A-Za-z0-9_.-]{1,100}$")
+
     # Worker
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     worker_poll_seconds: float = Field(0.1, gt=0)
     processing_lease_seconds: int = Field(300, ge=1)
     processing_max_attempts: int = Field(3, ge=1)
+    sweep_interval_seconds: int = Field(60, ge=1)
     run_worker: bool = True
     ocr_warmup: bool = True
     worker_heartbeat_seconds: float = Field(5.0, gt=0)
@@ -104,6 +112,20 @@ class Settings(BaseSettings):
     def queue_path(self) -> Path:
         """The Huey queue's own SQLite file."""
         return self.data_dir / "queue.db"
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(DATABASE_URL_SCHEMES):
+            raise ValueError("must start with postgresql:// or postgres:// (or be unset)")
+        return value or None
+
+    @field_validator("queue_url")
+    @classmethod
+    def _check_queue_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(QUEUE_URL_SCHEMES):
+            raise ValueError("must start with redis://, rediss:// or unix:// (or be unset)")
+        return value or None
 
     @property
     def console_url(self) -> str:

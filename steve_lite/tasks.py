@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+
 from steve_lite.memory import release_freed_memory
 from steve_lite.processing.pipeline import process_session
 from steve_lite.services import WorkerServices
-from steve_lite.sweeps import sweep
+from steve_lite.sweeps import periodic_sweep
 from steve_lite.webhooks.delivery import deliver
 
 
@@ -20,4 +22,10 @@ def bind_tasks(services: WorkerServices) -> None:
 
     services.queue.handle("process_session", process)
     services.queue.handle("deliver_webhook", lambda event_id: deliver(services, event_id))
-    services.queue.handle("sweep", lambda: sweep(services))
+    swept = threading.Event()
+
+    def sweep() -> None:
+        periodic_sweep(services, first=not swept.is_set())
+        swept.set()
+
+    services.queue.handle("sweep", sweep)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import anyio
 from litestar import Litestar
-from sqlite_utils import Database
 
 from steve_lite import db as database
 from steve_lite.app import create_app
+from steve_lite.db import Database
 from steve_lite.group_commit import GroupCommit
 from steve_lite.queue import Queue
 from steve_lite.read_cache import ReadCache
@@ -28,7 +28,7 @@ def api_services(
 ) -> ApiServices:
     """The API's services on its own connection (``db``: one already open). The database must
     already be migrated."""
-    db = db or database.connect(settings.database_path)
+    db = db or database.open_database(settings)
     return ApiServices(
         settings=settings,
         db=db,

@@ -11,7 +11,13 @@ from typing import Unpack
 import httpx
 
 from steve_lite.client import protocol, uploads
-from steve_lite.client.files import FileInput, ProgressCallback, content_type_of, read_bytes
+from steve_lite.client.files import (
+    FileInput,
+    ProgressCallback,
+    content_type_of,
+    name_of,
+    read_bytes,
+)
 from steve_lite.client.policy import Poll, RetryPolicy
 from steve_lite.client.protocol import ApiRequest, Json, SessionOptions
 
@@ -164,7 +170,9 @@ class AsyncSteveClient:
         and wait; the final job view. ``options`` as for ``create_session``."""
         data = [read_bytes(file) for file in files]
         created = await self.create_session(
-            workflow, [content_type_of(item) for item in data], **options
+            workflow,
+            [content_type_of(item, name_of(file)) for file, item in zip(files, data, strict=True)],
+            **options,
         )
         await self.upload_files(created, data, on_progress=on_progress)
         await self.submit(workflow, created["sessionId"])

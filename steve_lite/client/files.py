@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from steve_lite.formats import sniff_format
+from steve_lite.formats import sniff_content_type
 
 FileInput = bytes | str | os.PathLike[str]
 # Called with (file index, bytes sent so far, file size) as an upload progresses.
@@ -20,11 +20,28 @@ def read_bytes(file: FileInput) -> bytes:
     return file if isinstance(file, bytes) else Path(file).read_bytes()
 
 
-def content_type_of(data: bytes) -> str:
-    """``image/jpeg``, ``image/png`` or ``image/webp`` from the leading bytes, else
-    ``application/octet-stream`` (which the API refuses, naming the file)."""
-    fmt = sniff_format(data[:16])
-    return f"image/{fmt}" if fmt else UNKNOWN_CONTENT_TYPE
+def name_of(file: FileInput) -> str | None:
+    """The file name of a path input; None for bytes."""
+    return None if isinstance(file, bytes) else os.fspath(file)
+
+
+HEIF_SUFFIXES = {".heic": "image/heic", ".heif": "image/heif"}
+
+
+def content_type_of(data: bytes, name: str | os.PathLike[str] | None = None) -> str:
+    """The content type of ``data`` from its leading bytes (``image/jpeg``, ``image/png``,
+    ``image/webp``, ``image/heic``, ``image/heif`` or ``application/pdf``), else
+    ``application/octet-stream`` (which the API refuses, naming the file).
+
+    HEIF bytes are ``image/heic`` or ``image/heif`` by their brand, unless ``name`` (the file's
+    name) ends in ``.heic`` or ``.heif``, which then decides.
+    """
+    content_type = sniff_content_type(data[:16])
+    if content_type is None:
+        return UNKNOWN_CONTENT_TYPE
+    if content_type in HEIF_SUFFIXES.values() and name is not None:
+        return HEIF_SUFFIXES.get(Path(name).suffix.lower(), content_type)
+    return content_type
 
 
 def chunks(data: bytes, report: Callable[[int], None] | None = None) -> Iterator[bytes]:

@@ -12,7 +12,13 @@ from typing import Unpack
 import httpx
 
 from steve_lite.client import protocol, uploads
-from steve_lite.client.files import FileInput, ProgressCallback, content_type_of, read_bytes
+from steve_lite.client.files import (
+    FileInput,
+    ProgressCallback,
+    content_type_of,
+    name_of,
+    read_bytes,
+)
 from steve_lite.client.policy import Poll, RetryPolicy
 from steve_lite.client.protocol import ApiRequest, Json, SessionOptions
 
@@ -162,7 +168,11 @@ class SteveClient:
         """Create a session for ``files`` (content types from their bytes), upload them, submit
         and wait; the final job view. ``options`` as for ``create_session``."""
         data = [read_bytes(file) for file in files]
-        created = self.create_session(workflow, [content_type_of(item) for item in data], **options)
+        created = self.create_session(
+            workflow,
+            [content_type_of(item, name_of(file)) for file, item in zip(files, data, strict=True)],
+            **options,
+        )
         self.upload_files(created, data, on_progress=on_progress)
         self.submit(workflow, created["sessionId"])
         return self.wait(created["sessionId"], timeout=timeout)

@@ -5,10 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlite_utils import Database
-
 from steve_lite.clock import now_iso
-from steve_lite.db import transaction
+from steve_lite.db import Database, transaction
 from steve_lite.errors import Conflict, Invalid, NotFound
 from steve_lite.ids import new_id
 
@@ -32,7 +30,7 @@ def create_company(db: Database, name: str, slug: str | None = None) -> dict[str
     with transaction(db):
         if get_company(db, slug) is not None:
             raise Conflict(f"a company with slug {slug!r} already exists")
-        db.table("companies").insert(row)
+        db.insert("companies", row)
     return row
 
 

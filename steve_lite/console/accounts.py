@@ -15,10 +15,9 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlite_utils import Database
 
 from steve_lite.clock import now_iso, to_iso, utcnow
-from steve_lite.db import transaction
+from steve_lite.db import Database, transaction
 from steve_lite.ids import new_id
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
@@ -68,7 +67,7 @@ def add_reviewer(db: Database, company_id: str, email: str) -> dict[str, Any]:
             "password_set_at": None,
             "disabled_at": None,
         }
-        db.table("reviewers").insert(row)
+        db.insert("reviewers", row)
     return row
 
 
@@ -121,14 +120,15 @@ def issue_link(db: Database, reviewer_id: str, ttl_seconds: int) -> str:
     token = secrets.token_urlsafe(32)
     now = utcnow()
     db.execute("DELETE FROM reviewer_links WHERE reviewer_id = ?", [reviewer_id])
-    db.table("reviewer_links").insert(
+    db.insert(
+        "reviewer_links",
         {
             "token_hash": hash_token(token),
             "reviewer_id": reviewer_id,
             "created_at": to_iso(now),
             "expires_at": to_iso(now + timedelta(seconds=ttl_seconds)),
             "used_at": None,
-        }
+        },
     )
     return token
 

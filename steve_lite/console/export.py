@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
 from steve_lite.console.service import sniff_image
+from steve_lite.db import Database
 from steve_lite.storage.s3 import ObjectStorage
 
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}

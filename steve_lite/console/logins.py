@@ -11,10 +11,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlite_utils import Database
-
 from steve_lite.clock import parse_iso, to_iso, utcnow
 from steve_lite.console.accounts import Reviewer, as_reviewer, hash_token, normalise_email
+from steve_lite.db import Database
 
 ACCOUNT_SCOPE = "account:"
 ADDRESS_SCOPE = "address:"
@@ -44,7 +43,8 @@ def start_session(db: Database, reviewer_id: str, absolute_seconds: int) -> tupl
         "(ended_at IS NOT NULL OR expires_at <= ?)",
         [reviewer_id, to_iso(now)],
     )
-    db.table("console_sessions").insert(
+    db.insert(
+        "console_sessions",
         {
             "token_hash": hash_token(token),
             "reviewer_id": reviewer_id,
@@ -53,7 +53,7 @@ def start_session(db: Database, reviewer_id: str, absolute_seconds: int) -> tupl
             "last_seen_at": to_iso(now),
             "expires_at": to_iso(now + timedelta(seconds=absolute_seconds)),
             "ended_at": None,
-        }
+        },
     )
     return token, csrf
 
@@ -107,7 +107,8 @@ def count_attempt(db: Database, scope: str, *, window: int, now: float) -> int:
     db.execute("DELETE FROM console_sign_in_windows WHERE window_start < ?", [window_start])
     return db.execute(
         "INSERT INTO console_sign_in_windows (scope, window_start, count) VALUES (?, ?, 1) "
-        "ON CONFLICT (scope, window_start) DO UPDATE SET count = count + 1 RETURNING count",
+        "ON CONFLICT (scope, window_start) DO UPDATE SET count = console_sign_in_windows.count + 1 "
+        "RETURNING count",
         [scope, window_start],
     ).fetchone()[0]
 

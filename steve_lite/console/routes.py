@@ -21,10 +21,10 @@ from litestar.datastructures import Cookie
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
-from sqlite_utils import Database
 
 from steve_lite.console import accounts, logins
 from steve_lite.console import service as console
+from steve_lite.db import Database
 from steve_lite.errors import Conflict, FieldError, Invalid, SteveLiteError
 from steve_lite.http.errors import Forbidden
 from steve_lite.http.problems import problem_for

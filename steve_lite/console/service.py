@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlite_utils import Database
-
+from steve_lite.db import Database
 from steve_lite.errors import FieldError, Invalid, NotFound
 from steve_lite.storage.s3 import ObjectStorage
 from steve_lite.submissions.schemas import FRAUD_STATUSES, STATUSES
@@ -151,21 +150,28 @@ def next_in_review(db: Database, company_id: str, submission_id: str) -> str | N
 def boxes_by_file(result: dict[str, Any] | None) -> dict[int, list[dict[str, Any]]]:
     """The boxes to draw over each file: OCR lines (``extractedData.pages[].lines`` of
     document-ocr, ``pages[].lines`` when a result carries them), and each field's evidence
-    (``fieldEvidence``) tagged with its field name."""
+    (``fieldEvidence``) tagged with its field name. Entries name their file by ``fileIndex``
+    (results of versions without PDF name it ``pageIndex``); only a file's first page is drawn."""
     boxes: dict[int, list[dict[str, Any]]] = {}
     if not result:
         return boxes
     data = result.get("extractedData") or {}
     for pages in (data.get("pages"), result.get("pages")):
         for page in pages or []:
-            index = page.get("pageIndex", page.get("fileIndex"))
+            if page.get("filePageIndex", 0) != 0:
+                continue  # a later page of a PDF: not drawn over the file
+            index = page.get("fileIndex", page.get("pageIndex"))
             for line in page.get("lines") or []:
                 if isinstance(index, int) and valid_box(line.get("box")):
                     boxes.setdefault(index, []).append(
                         {"points": points(line["box"]), "text": line.get("text", ""), "field": None}
                     )
     for name, evidence in (result.get("fieldEvidence") or {}).items():
-        index = evidence.get("pageIndex") if isinstance(evidence, dict) else None
+        index = (
+            evidence.get("fileIndex", evidence.get("pageIndex"))
+            if isinstance(evidence, dict)
+            else None
+        )
         if isinstance(index, int) and valid_box(evidence.get("box")):
             boxes.setdefault(index, []).append(
                 {"points": points(evidence["box"]), "text": evidence.get("text", ""), "field": name}

@@ -122,6 +122,14 @@ LIST_COMPANIES = rules(
     success="200 a page of `{id, name, slug, createdAt}`",
     legacy_keys=True,
 )
+UPLOAD_RULES = (
+    " `upload.acceptedFormats` lists the content types a session may declare: `image/jpeg`, "
+    "`image/png`, `image/webp`, `image/heic`, `image/heif` (one container: either fits any HEIF "
+    "brand) and `application/pdf`; the leading bytes of each file must be that format at "
+    "submit. A version that accepts PDF also states `upload.maxPages` (default 20): the most "
+    "pages a session's files may have together, an image counting as one page; a PDF page "
+    "with a text layer is read from it, any other is rendered and OCRed."
+)
 LIST_WORKFLOWS = rules(
     "The workflows assigned to your company, by slug, each with its published version's upload "
     "contract and the address of its full contract. " + PAGINATION,
@@ -129,14 +137,14 @@ LIST_WORKFLOWS = rules(
     success="200 a page of workflow summaries",
 )
 GET_WORKFLOW = rules(
-    "One workflow's summary: the published version and its upload contract.",
+    "One workflow's summary: the published version and its upload contract." + UPLOAD_RULES,
     bucket="read",
     success="200 the summary",
     errors="404 `not-found` (no such workflow, or not assigned to your company)",
 )
 GET_WORKFLOW_VERSION = rules(
     "The immutable contract of one version: upload rules, output fields and the JSON Schema "
-    "of `result.extractedData`.",
+    "of `result.extractedData`." + UPLOAD_RULES,
     bucket="read",
     success="200 the version",
     errors="404 `not-found` (no such workflow or version, or not assigned to your company)",
@@ -292,9 +300,17 @@ CREATED_AT = "2026-03-25T10:05:30.000Z"
 UPLOAD = {
     "minFiles": 1,
     "maxFiles": 5,
-    "acceptedFormats": ["image/jpeg", "image/png", "image/webp"],
+    "acceptedFormats": [
+        "image/jpeg",
+        "image/png",
+        "image/webp",
+        "image/heic",
+        "image/heif",
+        "application/pdf",
+    ],
     "fileLabels": ["receipt"],
     "maxFileSizeMb": 10,
+    "maxPages": 20,
 }
 WORKFLOW_SUMMARY = {
     "id": "wf_receipt-ocr",
@@ -303,8 +319,8 @@ WORKFLOW_SUMMARY = {
     "description": "OCR of receipt photos, with merchant, total, currency, date and line items.",
     "icon": "receipt",
     "color": "#2f855a",
-    "publishedVersion": 1,
-    "contractUrl": "/api/v1/workflows/receipt-ocr/versions/1",
+    "publishedVersion": 2,
+    "contractUrl": "/api/v1/workflows/receipt-ocr/versions/2",
     "upload": UPLOAD,
 }
 PAGE_END = {"hasMore": False, "nextCursor": None}
@@ -327,7 +343,7 @@ SESSION_CREATED = {
     "submissionId": SUBMISSION_ID,
     "state": "pending",
     "submissionStatus": "created",
-    "workflow": {"slug": "receipt-ocr", "version": 1},
+    "workflow": {"slug": "receipt-ocr", "version": 2},
     "uploadUrls": [
         {
             "fileIndex": 0,
@@ -347,7 +363,7 @@ SESSION_SUBMITTED = {
     "submissionId": SUBMISSION_ID,
     "state": "submitted",
     "submissionStatus": "processing",
-    "workflow": {"slug": "receipt-ocr", "version": 1},
+    "workflow": {"slug": "receipt-ocr", "version": 2},
 }
 EXTRACTED = {
     "merchantName": "Corner Grocery",
@@ -363,14 +379,23 @@ RESULT = {
     "confidence": 0.93,
     "fraudStatus": "clean",
     "fraudScore": 0,
-    "pages": [{"fileIndex": 0, "lineCount": 31, "confidence": 0.93}],
+    "pages": [
+        {
+            "fileIndex": 0,
+            "pageIndex": 0,
+            "filePageIndex": 0,
+            "source": "ocr",
+            "lineCount": 31,
+            "confidence": 0.93,
+        }
+    ],
     "missingFields": [],
     "reviewReasons": [],
 }
 JOB = {
     "sessionId": SESSION_ID,
     "submissionId": SUBMISSION_ID,
-    "workflow": {"slug": "receipt-ocr", "version": 1},
+    "workflow": {"slug": "receipt-ocr", "version": 2},
     "companyId": COMPANY_ID,
     "state": "completed",
     "submissionStatus": "approved",
@@ -390,7 +415,7 @@ SUBMISSION_ITEM = {
     "submissionStatus": "review",
     "fraudStatus": "flagged",
     "fraudScore": 60,
-    "workflow": {"slug": "receipt-ocr", "name": "Receipt OCR", "version": 1},
+    "workflow": {"slug": "receipt-ocr", "name": "Receipt OCR", "version": 2},
     "extractedData": EXTRACTED,
     "confidence": 0.93,
     "clientSubmissionId": "order-A-17",
@@ -486,7 +511,7 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
                 k: WORKFLOW_SUMMARY[k]
                 for k in ("id", "slug", "name", "description", "icon", "color")
             },
-            "version": 1,
+            "version": 2,
             "upload": UPLOAD,
             "outputSchema": [
                 {
@@ -512,19 +537,19 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     (SUBMIT, "post"): {"200": SESSION_SUBMITTED},
     ("/api/v1/ocr/sessions", "post"): {
         "request": {**SESSION_BODY, "contentTypes": ["image/png"]},
-        "201": {**SESSION_CREATED, "workflow": {"slug": "document-ocr", "version": 1}},
-        "200": {**SESSION_CREATED, "workflow": {"slug": "document-ocr", "version": 1}},
+        "201": {**SESSION_CREATED, "workflow": {"slug": "document-ocr", "version": 2}},
+        "200": {**SESSION_CREATED, "workflow": {"slug": "document-ocr", "version": 2}},
     },
     ("/api/v1/ocr/sessions/{session_id}/submit", "post"): {
-        "200": {**SESSION_SUBMITTED, "workflow": {"slug": "document-ocr", "version": 1}},
+        "200": {**SESSION_SUBMITTED, "workflow": {"slug": "document-ocr", "version": 2}},
     },
     ("/api/v1/compliance/sessions", "post"): {
         "request": SESSION_BODY,
-        "201": {**SESSION_CREATED, "workflow": {"slug": "compliance-vm", "version": 1}},
-        "200": {**SESSION_CREATED, "workflow": {"slug": "compliance-vm", "version": 1}},
+        "201": {**SESSION_CREATED, "workflow": {"slug": "compliance-vm", "version": 2}},
+        "200": {**SESSION_CREATED, "workflow": {"slug": "compliance-vm", "version": 2}},
     },
     ("/api/v1/compliance/sessions/{session_id}/submit", "post"): {
-        "200": {**SESSION_SUBMITTED, "workflow": {"slug": "compliance-vm", "version": 1}},
+        "200": {**SESSION_SUBMITTED, "workflow": {"slug": "compliance-vm", "version": 2}},
     },
     ("/api/v1/jobs/{session_id}", "get"): {"200": JOB},
     ("/api/v1/webhooks/test", "post"): {

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlite_utils import Database
-
+from steve_lite.db import Database
 from steve_lite.sessions import store
 from steve_lite.sessions.store import SessionRow
 

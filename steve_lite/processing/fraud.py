@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
 
-from sqlite_utils import Database
-
 from steve_lite.clock import now_iso
+from steve_lite.db import Database
 from steve_lite.ids import new_id
 from steve_lite.processing.images import hamming_distance
 
@@ -105,10 +104,10 @@ def data_matches(
     rows = db.execute(
         "SELECT id FROM submissions WHERE company_id = ? AND id != ? AND result IS NOT NULL "
         "AND lower(json_extract(result, '$.extractedData.merchantName')) = lower(?) "
-        "AND json_extract(result, '$.extractedData.totalAmount') = ? "
+        "AND json_extract(result, '$.extractedData.totalAmount') = json_extract(?, '$') "
         "AND json_extract(result, '$.extractedData.purchaseDate') = ? "
         "AND json_extract(result, '$.extractedData.receiptNumber') = ? ORDER BY seq",
-        [company_id, submission_id, merchant, total, purchase_date, number],
+        [company_id, submission_id, merchant, json.dumps(total), purchase_date, number],
     ).fetchall()
     details = dict(zip(RECEIPT_KEYS, values, strict=True))
     return [
@@ -136,18 +135,21 @@ def fraud_status(matches: Sequence[Match]) -> tuple[str, int]:
 def store_matches(db: Database, submission_id: str, matches: Sequence[Match]) -> None:
     """Insert the matches; call inside the transaction that stores the result."""
     now = now_iso()
-    db.table("fraud_matches").insert_all(
-        {
-            "id": new_id("fm"),
-            "submission_id": submission_id,
-            "kind": m.kind,
-            "score": m.score,
-            "file_index": m.file_index,
-            "matched_submission_id": m.matched_submission_id,
-            "matched_file_index": m.matched_file_index,
-            "details": json.dumps(m.details),
-            "status": "open",
-            "created_at": now,
-        }
-        for m in matches
+    db.insert_all(
+        "fraud_matches",
+        [
+            {
+                "id": new_id("fm"),
+                "submission_id": submission_id,
+                "kind": m.kind,
+                "score": m.score,
+                "file_index": m.file_index,
+                "matched_submission_id": m.matched_submission_id,
+                "matched_file_index": m.matched_file_index,
+                "details": json.dumps(m.details),
+                "status": "open",
+                "created_at": now,
+            }
+            for m in matches
+        ],
     )

@@ -10,12 +10,17 @@ from io import BytesIO
 
 import imagehash
 import numpy as np
+import pillow_heif
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from steve_lite.formats import sniff_format
+from steve_lite.formats import DISPLAY_NAMES, sniff_format
 
-_PILLOW_FORMAT_NAMES = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
-_DISPLAY_FORMAT_NAMES = {"jpeg": "JPEG", "png": "PNG", "webp": "WebP"}
+pillow_heif.register_heif_opener()  # Pillow opens HEIC/HEIF through pillow-heif's plugin
+
+IMAGE_FORMATS = ("jpeg", "png", "webp", "heif")
+"""The formats :func:`decode_image` decodes (PDF documents are rendered by ``pdf``)."""
+_PILLOW_FORMAT_NAMES = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "heif": "HEIF"}
+_DISPLAY_FORMAT_NAMES = DISPLAY_NAMES
 _EXIF_DATETIME_FORMAT = "%Y:%m:%d %H:%M:%S"
 _EXIF_OFFSET_PATTERN = re.compile(r"^([+-])(\d{2}):(\d{2})$")
 
@@ -44,11 +49,13 @@ def decode_image(
 
     The format comes from the magic bytes, never from a declared content type. The pixel count
     in the header is checked against `max_pixels` before any pixel is decoded; then every pixel
-    is loaded, so truncated or corrupt files fail here. Raises ImageDecodeError.
+    is loaded, so truncated or corrupt files fail here. HEIF's own rotation and mirroring are
+    applied by its decoder, which then reports an upright EXIF orientation. Raises
+    ImageDecodeError.
     """
     fmt = sniff_format(data[:16])
-    if fmt is None:
-        raise ImageDecodeError("not a JPEG, PNG or WebP image")
+    if fmt not in IMAGE_FORMATS:
+        raise ImageDecodeError("not a JPEG, PNG, WebP or HEIC/HEIF image")
     if fmt not in accepted_formats:
         raise ImageDecodeError(f"format {fmt} is not accepted by this workflow")
     original = _open_image(data, fmt)
@@ -114,7 +121,7 @@ def _open_image(data: bytes, fmt: str) -> Image.Image:
         raise ImageDecodeError(
             "image too large: its header declares more pixels than the decoder's hard limit"
         ) from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, RuntimeError) as exc:
         raise ImageDecodeError(f"not a valid {_DISPLAY_FORMAT_NAMES[fmt]} image") from exc
 
 
@@ -122,7 +129,7 @@ def _load_pixels(image: Image.Image, fmt: str) -> None:
     """Decode every pixel of an opened image, turning decoder failures into ImageDecodeError."""
     try:
         image.load()
-    except (OSError, SyntaxError, ValueError) as exc:
+    except (OSError, SyntaxError, ValueError, RuntimeError) as exc:
         if "truncated" in str(exc):
             raise ImageDecodeError("image is truncated") from exc
         raise ImageDecodeError(

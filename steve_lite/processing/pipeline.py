@@ -1,8 +1,10 @@
 """Processing one submitted session (contract 2.5), idempotently.
 
-Steps: load; count the attempt and mark processing (event ``processing_started``, once); then
-for each file, one at a time per page thread and several files at once: download, decode, store
-its perceptual hash, OCR it (or measure the photo) and release the image; run the workflow's
+Steps: load; count the attempt and mark processing (event ``processing_started``, once); count
+the pages of the session's PDFs against ``maxPages``; then for each file, one at a time per page
+thread and several files at once: download, decode (a PDF: open), store its perceptual hash, OCR
+it (a receipt photo: its receipt cut out first; a PDF: page by page, text layers read instead of
+OCR) or measure the photo, and release the image; run the workflow's
 processor; run fraud checks; decide the outcome; store result, fraud matches, events and the
 webhook outbox row in one transaction. That last transaction only commits if the session is
 still ``submitted``, so a task that runs twice, or is killed and re-queued, leaves exactly one
@@ -11,17 +13,21 @@ outcome.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlite_utils import Database
+from PIL import Image
 
 from steve_lite import metrics
 from steve_lite.clock import utcnow
-from steve_lite.db import transaction
+from steve_lite.db import Database, transaction
+from steve_lite.formats import SNIFF_BYTES, sniff_format
 from steve_lite.processing import fraud
 from steve_lite.processing.compliance import (
     ComplianceThresholds,
@@ -39,6 +45,8 @@ from steve_lite.processing.images import (
 from steve_lite.processing.ocr import OcrPage, document_confidence, document_result
 from steve_lite.processing.ocr_limits import PageShapeError
 from steve_lite.processing.ocr_pool import OcrFailure
+from steve_lite.processing.pdf import PdfDocument, PdfError, PdfLimits
+from steve_lite.processing.receipt_crop import Placement, find_receipt
 from steve_lite.processing.receipts import read_receipt, required_confidence
 from steve_lite.processing.receipts.decision import review_reasons
 from steve_lite.queue import PROCESS_RETRY_DELAY
@@ -53,10 +61,11 @@ from steve_lite.storage.s3 import (
 )
 from steve_lite.submissions.events import append_event, has_event
 from steve_lite.webhooks.outbox import record_event
-from steve_lite.workflows.schemas import FORMATS, WorkflowDefinition
+from steve_lite.workflows.schemas import FORMATS, PDF, WorkflowDefinition
 from steve_lite.workflows.service import get_definition
 
 logger = logging.getLogger("steve_lite.processing")
+PDF_LIMITS = PdfLimits()
 
 
 class FileFailure(Exception):
@@ -93,12 +102,29 @@ def present_files(db: Database, session_id: str) -> list[dict[str, Any]]:
 
 
 @dataclass(frozen=True)
+class PageRead:
+    """One page of the result: its file, its page in that file (0 for an image), how its text
+    was read (``"ocr"`` or ``"text-layer"``) and what was read."""
+
+    file_index: int
+    file_page_index: int
+    source: str
+    page: OcrPage
+    placement: Placement | None = None
+    """Where the receipt cut out of a photo lay in it (``page`` was read on the cut)."""
+
+    def box_on_file(self, box: list[list[float]]) -> list[list[float]]:
+        """A box of ``page`` in pixels of the file's own (upright) page."""
+        return box if self.placement is None else self.placement.to_photo(box)
+
+
+@dataclass(frozen=True)
 class FileRead:
     """What processing keeps of one file once its image is released."""
 
     file_index: int
     hashed: fraud.HashedFile
-    page: OcrPage | None = None
+    pages: tuple[PageRead, ...] = ()
     photo: PhotoFacts | None = None
 
 
@@ -106,40 +132,83 @@ def file_name(file: dict[str, Any]) -> str:
     return f"file {file['file_index']} ({file['label']})"
 
 
-def download_and_decode(
-    runtime: WorkerServices, file: dict[str, Any], accepted: list[str], limit_bytes: int
-) -> DecodedImage:
-    """One file's image, from the copy sealed at submit; a bad file raises
-    :class:`FileFailure` naming it.
-
-    Storage outages raise ``StorageError`` so that the task is retried.
-    """
+def download(runtime: WorkerServices, file: dict[str, Any], limit_bytes: int) -> bytes:
+    """One file's bytes, from the copy sealed at submit; a bad file raises :class:`FileFailure`
+    naming it. Storage outages raise ``StorageError`` so that the task is retried."""
     name = file_name(file)
     try:
-        data = runtime.storage.download(
+        return runtime.storage.download(
             file["sealed_key"], max_bytes=limit_bytes, etag=file["sealed_etag"]
         )
-        return decode_image(data, accepted)
     except ObjectNotFoundError:
         raise FileFailure(f"{name}: the uploaded object is gone") from None
     except ObjectChangedError:
         raise FileFailure(f"{name}: the sealed copy changed after submit") from None
     except ObjectTooLargeError:
         raise FileFailure(f"{name}: the object changed size after submit") from None
+
+
+def decode(file: dict[str, Any], data: bytes, accepted: list[str]) -> DecodedImage:
+    """The file's image; a bad image raises :class:`FileFailure` naming the file."""
+    try:
+        return decode_image(data, accepted)
     except ImageDecodeError as exc:
-        raise FileFailure(f"{name}: {exc}") from None
+        raise FileFailure(f"{file_name(file)}: {exc}") from None
+
+
+@contextmanager
+def open_pdf(file: dict[str, Any], data: bytes) -> Iterator[PdfDocument]:
+    """The file as an open PDF; a bad PDF raises :class:`FileFailure` naming the file."""
+    try:
+        with PdfDocument(data, PDF_LIMITS) as document:
+            yield document
+    except PdfError as exc:
+        raise FileFailure(f"{file_name(file)}: {exc}") from None
 
 
 def store_hash(
-    db: Database, session_id: str, file_index: int, image: DecodedImage
+    db: Database, session_id: str, file_index: int, image: Image.Image, sha256: str
 ) -> fraud.HashedFile:
-    """Compute and store the image's perceptual hash and SHA-256, before anything else."""
-    hashed = fraud.HashedFile(file_index, perceptual_hash(image.image), image.sha256)
+    """Compute and store the image's perceptual hash and the file's SHA-256, before anything
+    else."""
+    hashed = fraud.HashedFile(file_index, perceptual_hash(image), sha256)
     db.execute(
         "UPDATE session_files SET phash = ?, sha256 = ? WHERE session_id = ? AND file_index = ?",
         [hashed.phash, hashed.sha256, session_id, file_index],
     )
     return hashed
+
+
+def ocr_page(runtime: WorkerServices, image: Image.Image, name: str) -> OcrPage:
+    """One page's OCR; a page the engine must not or cannot read raises :class:`FileFailure`."""
+    try:
+        return metrics.time_ocr_page(runtime.ocr.read_page, image)
+    except (PageShapeError, OcrFailure) as exc:
+        raise FileFailure(f"{name}: {exc}") from None
+
+
+def read_pdf(
+    runtime: WorkerServices, session: SessionRow, file: dict[str, Any], data: bytes
+) -> FileRead:
+    """Hash a PDF (its bytes, and its first page's look) and read every page in order: from its
+    text layer when it has one, else rendered and OCRed. One rendered page at a time."""
+    index, name = file["file_index"], file_name(file)
+    with open_pdf(file, data) as document:
+        hashed = store_hash(
+            runtime.db, session["id"], index, document.thumbnail(), hashlib.sha256(data).hexdigest()
+        )
+        pages = []
+        for page_index in range(document.page_count):
+            page = document.read_page(page_index)  # a PdfError fails the file, in open_pdf
+            if page.text_page is not None:
+                read = page.text_page
+            else:
+                assert page.image is not None
+                read = ocr_page(runtime, page.image, f"{name}: page {page_index + 1}")
+            pages.append(PageRead(index, page_index, page.source, read))
+            del page
+            store.renew_lease(runtime.db, session["id"], runtime.settings.processing_lease_seconds)
+    return FileRead(index, hashed, pages=tuple(pages))
 
 
 def read_file(
@@ -149,26 +218,59 @@ def read_file(
     file: dict[str, Any],
     limit_bytes: int,
 ) -> FileRead:
-    """Download, decode, hash and read (OCR) or measure (photo) one file, then let it go."""
+    """Download, decode, hash and read (OCR, or a PDF's text layer) or measure (photo) one
+    file, then let it go."""
     accepted = [FORMATS[mime] for mime in definition.upload.accepted_formats]
-    image = download_and_decode(runtime, file, accepted, limit_bytes)
+    data = download(runtime, file, limit_bytes)
     db, index = runtime.db, file["file_index"]
-    hashed = store_hash(db, session["id"], index, image)
-    if definition.processor == "compliance-vm":
-        read = FileRead(index, hashed, photo=measure_photo(image))
+    if sniff_format(data[:SNIFF_BYTES]) == "pdf" and "pdf" in accepted:
+        read = read_pdf(runtime, session, file, data)
     else:
-        try:
-            page = metrics.time_ocr_page(runtime.ocr.read_page, image.image)
-        except (PageShapeError, OcrFailure) as exc:
-            raise FileFailure(f"{file_name(file)}: {exc}") from None
+        image = decode(file, data, accepted)
+        del data
+        hashed = store_hash(db, session["id"], index, image.image, image.sha256)
+        if definition.processor == "compliance-vm":
+            read = FileRead(index, hashed, photo=measure_photo(image))
+        elif definition.processor == "receipt-ocr" and (crop := find_receipt(image.image)):
+            page = ocr_page(runtime, crop.image, file_name(file))
+            read = FileRead(index, hashed, pages=(PageRead(index, 0, "ocr", page, crop.placement),))
+        else:
+            page = ocr_page(runtime, image.image, file_name(file))
+            read = FileRead(index, hashed, pages=(PageRead(index, 0, "ocr", page),))
+    if read.pages:
         db.execute(
             "UPDATE session_files SET ocr_text = ? WHERE session_id = ? AND file_index = ?",
-            [page.text, session["id"], index],
+            ["\n\n".join(p.page.text for p in read.pages), session["id"], index],
         )
-        read = FileRead(index, hashed, page=page)
     store.renew_lease(db, session["id"], runtime.settings.processing_lease_seconds)
     metrics.file_read(definition.slug, file["size_bytes"])
     return read
+
+
+def count_pages(
+    runtime: WorkerServices, definition: WorkflowDefinition, files: list[dict[str, Any]]
+) -> None:
+    """Refuse a session whose files have more pages together than the version's ``maxPages``
+    (an image is one page), before any page is rendered: the first file in order that goes
+    past the limit is named. PDFs are opened (not rendered) to count their pages."""
+    limit = definition.upload.max_pages
+    if limit is None:
+        return
+    total = 0
+    for file in files:
+        if file["content_type"] == PDF:
+            data = download(runtime, file, file["size_bytes"] + 1)
+            with open_pdf(file, data) as document:
+                count = document.page_count
+        else:
+            count = 1
+        total += count
+        if total > limit:
+            raise FileFailure(
+                f"{file_name(file)}: "
+                + (f"the PDF has {count} pages; " if file["content_type"] == PDF else "")
+                + f"the session's files have more than the {limit} pages allowed (maxPages)"
+            )
 
 
 def read_files(
@@ -177,8 +279,9 @@ def read_files(
     definition: WorkflowDefinition,
     files: list[dict[str, Any]],
 ) -> list[FileRead]:
-    """Every file, in file order, read on the worker's page threads (several pages at once,
+    """Every file, in file order, read on the worker's page threads (several files at once,
     never more decoded images than threads). The first failure in file order is raised."""
+    count_pages(runtime, definition, files)
     limit_bytes = max(f["size_bytes"] for f in files) + 1
     futures = [
         runtime.pages.submit(read_file, runtime, session, definition, file, limit_bytes)
@@ -191,12 +294,26 @@ def read_files(
             future.cancel()
 
 
-def page_summaries(reads: list[FileRead]) -> list[dict[str, Any]]:
-    return [
-        {"fileIndex": r.file_index, "lineCount": len(r.page.lines), "confidence": r.page.confidence}
-        for r in reads
-        if r.page is not None
-    ]
+def page_reads(reads: list[FileRead]) -> list[PageRead]:
+    """Every page of the result, files in order and each file's pages in order."""
+    return [page for read in reads for page in read.pages]
+
+
+def page_summaries(pages: list[PageRead], paged: bool) -> list[dict[str, Any]]:
+    """``result.pages``; with ``paged`` (versions that accept PDF) each entry also says its
+    ``pageIndex`` in the result, its ``filePageIndex`` and its ``source``."""
+    summaries = []
+    for position, read in enumerate(pages):
+        entry: dict[str, Any] = {"fileIndex": read.file_index}
+        if paged:
+            entry |= {
+                "pageIndex": position,
+                "filePageIndex": read.file_page_index,
+                "source": read.source,
+            }
+        entry |= {"lineCount": len(read.page.lines), "confidence": read.page.confidence}
+        summaries.append(entry)
+    return summaries
 
 
 def run_processor(
@@ -214,27 +331,44 @@ def run_processor(
             issue["fileIndex"] = index_of[issue["fileIndex"]]
         photos = [{"fileIndex": p["fileIndex"], "passed": p["passed"]} for p in data["photos"]]
         return data, round(compliance_confidence(data), 4), {"photos": photos}
-    pages = [r.page for r in reads if r.page is not None]
-    summary: dict[str, Any] = {"pages": page_summaries(reads)}
+    paged = definition.upload.max_pages is not None
+    reads_by_page = page_reads(reads)
+    pages = [read.page for read in reads_by_page]
+    summary: dict[str, Any] = {"pages": page_summaries(reads_by_page, paged)}
     if definition.processor == "receipt-ocr":
         reading = read_receipt(pages)
-        index_of = [r.file_index for r in reads if r.page is not None]
-        evidence = {
-            name: {**found, "pageIndex": index_of[found["pageIndex"]]}
-            for name, found in reading.evidence.items()
-        }
-        # The OCR lines, so that a reviewer (and any client) can see what was read where.
-        for entry, page in zip(summary["pages"], pages, strict=True):
+        evidence = {}
+        for name, found in reading.evidence.items():
+            read = reads_by_page[found["pageIndex"]]
+            where = (
+                {"pageIndex": found["pageIndex"], "fileIndex": read.file_index}
+                if paged
+                else {"pageIndex": read.file_index}
+            )
+            evidence[name] = {**found, "box": read.box_on_file(found["box"]), **where}
+        # The OCR lines, so that a reviewer (and any client) can see what was read where, and
+        # where the receipt was cut out of its photo (null when it was read whole).
+        for entry, read in zip(summary["pages"], reads_by_page, strict=True):
+            entry["crop"] = None if read.placement is None else read.placement.record()
             entry["lines"] = [
-                {"text": line.text, "confidence": line.confidence, "box": line.box}
-                for line in page.lines
+                {
+                    "text": line.text,
+                    "confidence": line.confidence,
+                    "box": read.box_on_file(line.box),
+                }
+                for line in read.page.lines
             ]
         summary = {**summary, "fieldEvidence": evidence, "fieldDoubts": reading.doubts}
         confidence = required_confidence(reading.data, definition.required_fields())
         return reading.data, round(confidence, 4), summary
     data = document_result(pages)
-    for page, read in zip(data["pages"], reads, strict=True):
-        page["pageIndex"] = read.file_index
+    for entry, read in zip(data["pages"], reads_by_page, strict=True):
+        if paged:
+            entry["fileIndex"] = read.file_index
+            entry["filePageIndex"] = read.file_page_index
+            entry["source"] = read.source
+        else:
+            entry["pageIndex"] = read.file_index
     return data, round(document_confidence(pages), 4), summary
 
 

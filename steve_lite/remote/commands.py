@@ -153,7 +153,7 @@ def submit(
     try:
         session = client.create_session(
             workflow,
-            [content_type_of(item) for item in data],
+            [content_type_of(item, path) for path, item in zip(files, data, strict=True)],
             metadata=parse_metadata(metadata),
             client_submission_id=client_submission_id,
             webhook_url=webhook_url,

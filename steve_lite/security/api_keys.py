@@ -8,10 +8,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlite_utils import Database
-
 from steve_lite.clock import now_iso, parse_iso
-from steve_lite.db import transaction
+from steve_lite.db import Database, transaction
 from steve_lite.ids import new_id
 
 KEY_PATTERN = re.compile(r"aok_[0-9a-f]{64}")
@@ -66,7 +64,7 @@ def create_key(
         "last_used_at": None,
     }
     with transaction(db):
-        db.table("api_keys").insert(row)
+        db.insert("api_keys", row)
     return row, plaintext
 
 

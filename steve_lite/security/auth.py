@@ -15,9 +15,9 @@ from functools import partial
 
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
-from sqlite_utils import Database
 
 from steve_lite import metrics
+from steve_lite.db import Database
 from steve_lite.http.errors import Forbidden, KeyNotCompanyScoped, RateLimitExceeded, Unauthorized
 from steve_lite.http.request_id import add_headers_to_response, check_request_id
 from steve_lite.log import company_id_var, request_id_var

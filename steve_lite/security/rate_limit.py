@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlite_utils import Database
+from steve_lite.db import Database
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def hit(
     count = db.execute(
         "INSERT INTO rate_limit_windows (api_key_id, bucket, window_start, count) "
         "VALUES (?, ?, ?, 1) ON CONFLICT (api_key_id, bucket, window_start) "
-        "DO UPDATE SET count = count + 1 RETURNING count",
+        "DO UPDATE SET count = rate_limit_windows.count + 1 RETURNING count",
         [key_id, bucket, window_start],
     ).fetchone()[0]
     reset = max(1, int(window_start + window - now + 0.999))

@@ -9,10 +9,9 @@ from functools import partial
 from typing import Any
 
 import anyio
-from sqlite_utils import Database
 
 from steve_lite.clock import parse_iso, to_iso, utcnow
-from steve_lite.db import transaction
+from steve_lite.db import Database, transaction
 from steve_lite.errors import (
     Conflict,
     Expired,
@@ -22,7 +21,7 @@ from steve_lite.errors import (
     NotFound,
     NotPending,
 )
-from steve_lite.formats import FORMATS, sniff_format
+from steve_lite.formats import DISPLAY_NAMES, FORMATS, accepted_names, sniff_format
 from steve_lite.ids import new_id
 from steve_lite.security.api_keys import ApiKey
 from steve_lite.security.urls import UrlRejected, validate_webhook_url
@@ -342,7 +341,7 @@ def check_uploads(
                 FieldError(
                     f"files[{f['file_index']}].contentType",
                     f"declared {f['content_type']} but the file is "
-                    + (f"{actual.upper()}" if actual else "not a JPEG, PNG or WebP image"),
+                    + (DISPLAY_NAMES[actual] if actual else f"not a {accepted_names()} file"),
                     "content_mismatch",
                 )
             )

@@ -17,9 +17,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple, TypedDict, cast
 
-from sqlite_utils import Database
-
 from steve_lite.clock import now_iso, parse_iso, to_iso, utcnow
+from steve_lite.db import Database
 from steve_lite.errors import NotPending
 
 
@@ -220,7 +219,7 @@ def insert_session(
     columns = ", ".join(row)
     marks = ", ".join("?" for _ in row)
     db.execute(f"INSERT INTO sessions ({columns}) VALUES ({marks})", list(row.values()))
-    db.conn.executemany(
+    db.executemany(
         "INSERT INTO session_files (session_id, file_index, label, content_type, object_key) "
         "VALUES (:session_id, :file_index, :label, :content_type, :object_key)",
         files,
@@ -262,7 +261,7 @@ def submit(
     )
     if cursor.rowcount != 1:
         return False
-    db.conn.executemany(
+    db.executemany(
         "UPDATE session_files SET size_bytes = ?, sealed_key = ?, sealed_etag = ? "
         "WHERE session_id = ? AND file_index = ?",
         [(f.size_bytes, f.sealed_key, f.sealed_etag, session_id, f.file_index) for f in files],
@@ -331,8 +330,15 @@ def renew_lease(db: Database, session_id: str, seconds: float) -> None:
     )
 
 
-def set_lease(db: Database, session_id: str, until: datetime) -> None:
-    db.execute("UPDATE sessions SET lease_until = ? WHERE id = ?", [to_iso(until), session_id])
+def take_lapsed_lease(db: Database, session_id: str, now: datetime, until: datetime) -> bool:
+    """Give a submitted session whose lease has lapsed a new one ending at ``until``; False when
+    another sweep (or a worker's renewal) moved it first."""
+    cursor = db.execute(
+        "UPDATE sessions SET lease_until = ? WHERE id = ? AND state = ? "
+        "AND (lease_until IS NULL OR lease_until <= ?)",
+        [to_iso(until), session_id, SessionState.SUBMITTED, to_iso(now)],
+    )
+    return cursor.rowcount == 1
 
 
 def count_attempt(db: Database, session_id: str) -> int:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlite_utils import Database
-
 from steve_lite.clock import now_iso
+from steve_lite.db import Database
 from steve_lite.ids import new_id
 
 

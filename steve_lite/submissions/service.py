@@ -9,12 +9,11 @@ from datetime import timedelta
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from sqlite_utils import Database
 
 from steve_lite.clock import now_iso, to_iso, utcnow
-from steve_lite.db import transaction
+from steve_lite.db import Database, transaction
 from steve_lite.errors import Conflict, FieldError, Invalid, Malformed, NotFound
-from steve_lite.formats import FORMATS
+from steve_lite.formats import EXTENSIONS
 from steve_lite.http.bodies import field_path
 from steve_lite.pagination import paginate
 from steve_lite.sessions import store
@@ -150,16 +149,20 @@ def match_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def fraud_matches(
-    db: Database, submission_id: str, *, after: str | None = None, limit: int = -1
+    db: Database, submission_id: str, *, after: str | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    """The submission's fraud matches, oldest first (``after`` a match id)."""
+    """The submission's fraud matches, oldest first (``after`` a match id; all without a
+    ``limit``)."""
     sql = "SELECT * FROM fraud_matches WHERE submission_id = ?"
     params: list[Any] = [submission_id]
     if after is not None:
         sql += " AND (created_at, id) > (SELECT created_at, id FROM fraud_matches WHERE id = ?)"
         params.append(after)
-    rows = db.execute(sql + " ORDER BY created_at, id LIMIT ?", [*params, limit])
-    return [dict(row) for row in rows]
+    sql += " ORDER BY created_at, id"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [dict(row) for row in db.execute(sql, params)]
 
 
 def list_fraud_matches(
@@ -184,7 +187,7 @@ def download_url(
     attachment of its checked image type: never as what the uploader sent."""
     key = row["sealed_key"] or sealed_key_for(row["object_key"])
     content_type = row["content_type"]  # submit refused files whose bytes are not this type
-    filename = f"{submission_id}-{row['file_index']}.{FORMATS[content_type]}"
+    filename = f"{submission_id}-{row['file_index']}.{EXTENSIONS[content_type]}"
     return storage.presign_get(key, ttl, content_type=content_type, filename=filename)
 
 

@@ -7,11 +7,9 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from sqlite_utils import Database
-
 from steve_lite import metrics
 from steve_lite.clock import now_iso, parse_iso, to_iso, utcnow
-from steve_lite.db import transaction
+from steve_lite.db import Database, transaction
 from steve_lite.services import WorkerServices
 from steve_lite.signatures import signature_headers
 from steve_lite.webhooks.sender import SendResult, send_webhook

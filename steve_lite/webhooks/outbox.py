@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from sqlite_utils import Database
-
 from steve_lite.clock import now_iso
+from steve_lite.db import Database
 from steve_lite.ids import new_id
 from steve_lite.jobs.service import snapshot
 from steve_lite.sessions.store import load_session
@@ -36,7 +35,8 @@ def record_event(
         **snapshot(job),
         **(extra or {}),
     }
-    db.table("webhook_events").insert(
+    db.insert(
+        "webhook_events",
         {
             "id": event_id,
             "session_id": session_id,
@@ -48,7 +48,7 @@ def record_event(
             "attempts": 0,
             "next_attempt_at": now,
             "created_at": now,
-        }
+        },
     )
     return event_id
 

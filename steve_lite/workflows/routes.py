@@ -6,8 +6,8 @@ from typing import Any
 
 from litestar import Request, get
 from litestar.params import FromPath, FromQuery
-from sqlite_utils import Database
 
+from steve_lite.db import Database
 from steve_lite.errors import NotFound
 from steve_lite.http import reference as docs
 from steve_lite.http.openapi import problem_responses
@@ -115,7 +115,7 @@ async def get_workflow_version(
             "color": data["color"],
         },
         "version": version,
-        "upload": data["upload"],
+        "upload": definition.upload_json,
         "outputSchema": data["outputSchema"],
         "outputJsonSchema": data["outputJsonSchema"],
     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
@@ -20,12 +20,19 @@ class WireModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
+PDF = "application/pdf"
+DEFAULT_MAX_PAGES = 20
+
+
 class UploadContract(WireModel):
     min_files: int = Field(ge=1, le=100)
     max_files: int = Field(ge=1, le=100)
     accepted_formats: list[str] = Field(min_length=1)
     file_labels: list[str] = Field(min_length=1)
     max_file_size_mb: float = Field(gt=0, le=100)
+    max_pages: int | None = Field(None, ge=1, le=500)
+    """The most pages a session's files may have together (an image is one page, a PDF as many
+    as it has); only for versions that accept PDF, where it defaults to 20."""
 
     @field_validator("accepted_formats")
     @classmethod
@@ -39,7 +46,17 @@ class UploadContract(WireModel):
     def _files_in_order(self) -> UploadContract:
         if self.min_files > self.max_files:
             raise ValueError("minFiles must not exceed maxFiles")
+        if PDF in self.accepted_formats:
+            if self.max_pages is None:
+                self.max_pages = DEFAULT_MAX_PAGES
+        elif self.max_pages is not None:
+            raise ValueError(f"maxPages applies only to versions that accept {PDF}")
         return self
+
+    @property
+    def page_limit(self) -> int:
+        """The most pages a session may have: ``maxPages``, else one per file."""
+        return self.max_pages if self.max_pages is not None else self.max_files
 
     def label_for(self, file_index: int) -> str:
         """The label of file ``file_index``: labels repeat their last entry."""
@@ -70,21 +87,36 @@ class WorkflowDefinition(WireModel):
     min_confidence: float = Field(0.0, ge=0, le=1)
     compliance: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _photos_are_images(self) -> WorkflowDefinition:
+        if self.processor == "compliance-vm" and PDF in self.upload.accepted_formats:
+            raise ValueError(f"compliance-vm checks photos: {PDF} is not accepted")
+        return self
+
     @cached_property
-    def upload_json(self) -> dict[str, Any]:
-        """The upload contract as it goes on the wire (shared: do not modify)."""
-        return self.upload.model_dump(by_alias=True)
+    def upload_json(self) -> UploadJson:
+        """The upload contract as it goes on the wire (shared: do not modify); ``maxPages`` only
+        where the version accepts PDF."""
+        return cast(UploadJson, self.upload.model_dump(by_alias=True, exclude_none=True))
 
     def required_fields(self) -> list[str]:
         return [field.name for field in self.output_schema if field.required]
 
 
-class UploadJson(TypedDict):
+class UploadJsonBase(TypedDict):
     minFiles: int
     maxFiles: int
     acceptedFormats: list[str]
     fileLabels: list[str]
     maxFileSizeMb: float
+
+
+class UploadJson(UploadJsonBase, total=False):
+    """The upload contract on the wire; ``maxPages`` only on versions that accept PDF (a
+    ``total=False`` class, not ``NotRequired``: Python 3.11 misses ``NotRequired`` in the
+    string annotations of ``from __future__ import annotations``)."""
+
+    maxPages: int
 
 
 class WorkflowSummary(TypedDict):

@@ -2,44 +2,96 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from sqlite_utils import Database
-
 from steve_lite.clock import now_iso
-from steve_lite.db import transaction
+from steve_lite.db import Database, transaction
 from steve_lite.errors import NotFound
 from steve_lite.ids import new_id
 from steve_lite.read_cache import ReadCache
 from steve_lite.workflows.schemas import WorkflowDefinition
 
 
-def system_definitions() -> list[WorkflowDefinition]:
-    """The system workflows shipped as data files in ``workflows/catalog``."""
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One revision of a system workflow, shipped as ``catalog/SLUG.json`` (revision 1) or
+    ``catalog/SLUG.N.json`` (revision N)."""
+
+    revision: int
+    definition: WorkflowDefinition
+
+
+def system_catalog() -> list[CatalogEntry]:
+    """Every revision of every system workflow, by slug then revision."""
     catalog = resources.files("steve_lite.workflows.catalog")
-    return [
-        WorkflowDefinition.model_validate_json(entry.read_text(encoding="utf-8"))
-        for entry in sorted(catalog.iterdir(), key=lambda e: e.name)
-        if entry.name.endswith(".json")
-    ]
+    entries = []
+    for entry in catalog.iterdir():
+        if not entry.name.endswith(".json"):
+            continue
+        parts = entry.name.removesuffix(".json").split(".")
+        revision = int(parts[1]) if len(parts) == 2 else 1
+        definition = WorkflowDefinition.model_validate_json(entry.read_text(encoding="utf-8"))
+        entries.append(CatalogEntry(revision, definition))
+    return sorted(entries, key=lambda e: (e.definition.slug, e.revision))
+
+
+def system_definitions() -> list[WorkflowDefinition]:
+    """The latest revision of each system workflow."""
+    latest = {entry.definition.slug: entry.definition for entry in system_catalog()}
+    return [latest[slug] for slug in sorted(latest)]
 
 
 def install_system_workflows(db: Database) -> list[str]:
-    """Create the system workflows that are missing (version 1, published); return their slugs."""
-    created = []
-    for definition in system_definitions():
+    """Publish the catalog revisions not yet stored, each as the next version of its workflow;
+    return the slugs that got one. A new revision becomes the published version unless an
+    operator's own version is published, which stays so."""
+    installed = []
+    for entry in system_catalog():
         with transaction(db):
-            if get_workflow(db, definition.slug) is None:
-                publish(db, definition, is_system=True)
-                created.append(definition.slug)
-    return created
+            workflow = get_workflow(db, entry.definition.slug)
+            if workflow is not None and has_revision(db, workflow["id"], entry.revision):
+                continue
+            make_published = workflow is None or published_is_system(db, workflow)
+            publish(
+                db,
+                entry.definition,
+                is_system=True,
+                system_revision=entry.revision,
+                make_published=make_published,
+            )
+            installed.append(entry.definition.slug)
+    return installed
+
+
+def has_revision(db: Database, workflow_id: str, revision: int) -> bool:
+    row = db.execute(
+        "SELECT 1 FROM workflow_versions WHERE workflow_id = ? AND system_revision = ?",
+        [workflow_id, revision],
+    ).fetchone()
+    return row is not None
+
+
+def published_is_system(db: Database, workflow: dict[str, Any]) -> bool:
+    """Whether the workflow's published version (if any) came from the system catalog."""
+    row = db.execute(
+        "SELECT system_revision FROM workflow_versions WHERE workflow_id = ? AND version = ?",
+        [workflow["id"], workflow["published_version"]],
+    ).fetchone()
+    return row is None or row[0] is not None
 
 
 def publish(
-    db: Database, definition: WorkflowDefinition, *, is_system: bool = False
+    db: Database,
+    definition: WorkflowDefinition,
+    *,
+    is_system: bool = False,
+    system_revision: int | None = None,
+    make_published: bool = True,
 ) -> dict[str, Any]:
-    """Store ``definition`` as the next immutable version of its workflow and publish it."""
+    """Store ``definition`` as the next immutable version of its workflow and (unless
+    ``make_published`` is false) publish it."""
     now = now_iso()
     with transaction(db):
         workflow = get_workflow(db, definition.slug)
@@ -51,8 +103,9 @@ def publish(
                 "created_at": now,
                 "published_version": 0,
             }
-            db.table("workflows").insert(
-                {**workflow, "name": definition.name, "updated_at": now, "published_version": None}
+            db.insert(
+                "workflows",
+                {**workflow, "name": definition.name, "updated_at": now, "published_version": None},
             )
         version = (
             db.execute(
@@ -61,14 +114,18 @@ def publish(
             ).fetchone()[0]
             + 1
         )
-        db.table("workflow_versions").insert(
+        db.insert(
+            "workflow_versions",
             {
                 "workflow_id": workflow["id"],
                 "version": version,
                 "definition": definition.model_dump_json(by_alias=True),
                 "created_at": now,
-            }
+                "system_revision": system_revision,
+            },
         )
+        if not make_published:
+            return {"id": workflow["id"], "slug": definition.slug, "version": version}
         db.execute(
             "UPDATE workflows SET name = ?, description = ?, icon = ?, color = ?, "
             "published_version = ?, updated_at = ? WHERE id = ?",

@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlite_utils import Database
 
 from steve_lite import db as database
+from steve_lite.db import Database
 from steve_lite.storage.embedded import EmbeddedS3
 from tests.support.cli import run_cli, run_json
 from tests.support.processes import ServerProcess, s3_env

@@ -38,8 +38,8 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlite_utils import Database
 
+from steve_lite.db import Database
 from steve_lite.security.api_keys import hash_key
 from steve_lite.storage.embedded import EmbeddedS3
 from tests.factories.pages import render_page

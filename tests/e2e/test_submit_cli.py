@@ -149,3 +149,19 @@ def test_review_commands(deployment: Deployment) -> None:
 def test_a_missing_key_is_a_usage_error(tmp_path: Path) -> None:
     missing = run_cli(tmp_path, "submissions", "list", check=False)
     assert missing.returncode == 2 and "--api-key" in missing.stderr
+
+
+def test_submit_sends_a_heic_photo_as_image_heic(deployment: Deployment, tmp_path: Path) -> None:
+    photo = tmp_path / "IMG_0042.HEIC"
+    photo.write_bytes(render_page(["RECEIPT 8841", "Paid 17.50 EUR"], fmt="HEIF"))
+
+    submitted = deployment.run(
+        "submit", "--workflow", "document-ocr", str(photo), "--wait", "--json"
+    )  # fmt: skip
+
+    assert submitted.returncode == 0, submitted.stderr
+    job = json.loads(submitted.stdout)
+    assert job["state"] == "completed"
+    assert "8841" in job["result"]["extractedData"]["text"]
+    detail = deployment.run("submissions", "show", job["submissionId"], "--json")
+    assert [f["contentType"] for f in json.loads(detail.stdout)["files"]] == ["image/heic"]

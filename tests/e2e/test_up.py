@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlite_utils import Database
 
 from steve_lite import db as database
+from steve_lite.db import Database
 from tests.factories.receipts import random_receipt_spec, render_receipt
 from tests.support.cli import STEVE_LITE, cli_env
 from tests.support.servers import free_port

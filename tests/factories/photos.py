@@ -26,7 +26,9 @@ def make_photo(
     orientation: int | None = None,
     quality: int = 90,
 ) -> bytes:
-    """Encode a detailed scene (gradient, shapes, noise, all from `seed`) as JPEG, PNG or WEBP.
+    """Encode a detailed scene (gradient, shapes, noise, all from `seed`) as JPEG, PNG, WEBP or
+    HEIF (HEIC: HEVC-coded, brand ``heic``; pillow-heif stores the EXIF orientation as HEIF's own
+    rotation, as iPhones do).
 
     `blur` is a Gaussian blur radius, `brightness` a factor (below 1 darkens, above 1
     overexposes). `exif_datetime` is written as DateTimeOriginal, with OffsetTimeOriginal when

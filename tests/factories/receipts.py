@@ -10,9 +10,12 @@ rounding, a rounding row and the rounded total), and tall narrow paper.
 """
 
 import datetime as dt
+import math
 import random
 from dataclasses import dataclass, field, replace
 
+import cv2
+import numpy as np
 from PIL import Image, ImageDraw
 
 from tests.factories.pages import (
@@ -581,6 +584,14 @@ def render_receipt(
 ) -> bytes:
     """A JPEG photo of the receipt: `width` px (default: the spec's paper width) of white paper
     on a grey table, maybe rotated."""
+    paper = draw_paper(spec, font_path=font_path, width=width)
+    return photograph(paper, rotate_degrees=rotate_degrees, jpeg_quality=jpeg_quality)
+
+
+def draw_paper(
+    spec: ReceiptSpec, *, font_path: str | None = None, width: int | None = None
+) -> Image.Image:
+    """The receipt's paper, printed: `width` px (default: the spec's paper width) wide."""
     width = width or spec.paper_width
     regular_path = font_path or spec.font_path or default_font_path()
     base_size = max(16, width // 27)
@@ -609,7 +620,7 @@ def render_receipt(
                 (width - margin - font.getlength(row.right), y), row.right, font=font, fill=INK
             )
         y += height
-    return photograph(paper, rotate_degrees=rotate_degrees, jpeg_quality=jpeg_quality)
+    return paper
 
 
 def photograph(paper: Image.Image, *, rotate_degrees: float, jpeg_quality: int) -> bytes:
@@ -623,3 +634,54 @@ def photograph(paper: Image.Image, *, rotate_degrees: float, jpeg_quality: int) 
             rotate_degrees, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=table_grey
         )
     return encode_image(photo, "JPEG", jpeg_quality)
+
+
+def photograph_on_table(
+    paper: Image.Image, *, seed: int, jpeg_quality: int = 85
+) -> tuple[bytes, list[tuple[float, float]]]:
+    """A phone photo of ``paper`` lying on a wooden table: the paper turned (5 to 20 degrees
+    either way) and seen at an angle (each corner moved by up to 6% of the paper's size), in a
+    scene about 3 times its width and 2 times its height. Returns the JPEG and the paper's
+    corners in the photo (top left, top right, bottom right, bottom left)."""
+    rng = random.Random(seed)
+    width, height = paper.size
+    scene_w = round(width * rng.uniform(3.6, 4.2))
+    scene_h = round(height * rng.uniform(2.3, 2.7))
+    table = wood_texture(scene_w, scene_h, rng)
+    angle = math.radians(rng.choice((-1, 1)) * rng.uniform(5, 20))
+    centre = (scene_w / 2 + rng.uniform(-0.1, 0.1) * scene_w, scene_h / 2)
+    corners = []
+    for x, y in ((0, 0), (width, 0), (width, height), (0, height)):
+        x += rng.uniform(-0.06, 0.06) * width
+        y += rng.uniform(-0.06, 0.06) * height
+        dx, dy = x - width / 2, y - height / 2
+        corners.append(
+            (
+                centre[0] + dx * math.cos(angle) - dy * math.sin(angle),
+                centre[1] + dx * math.sin(angle) + dy * math.cos(angle),
+            )
+        )
+    source = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+    homography = cv2.getPerspectiveTransform(source, np.float32(corners))
+    size = (scene_w, scene_h)
+    warped = cv2.warpPerspective(np.asarray(paper), homography, size, flags=cv2.INTER_AREA)
+    mask = cv2.warpPerspective(np.full((height, width), 255, np.uint8), homography, size)
+    photo = np.where(mask[..., None] > 127, warped, np.asarray(table))
+    light = np.linspace(1.0, rng.uniform(0.8, 0.92), scene_w)[None, :, None]  # uneven light
+    photo = (photo * light).clip(0, 255).astype(np.uint8)
+    return encode_image(Image.fromarray(photo), "JPEG", jpeg_quality), corners
+
+
+def wood_texture(width: int, height: int, rng: random.Random) -> Image.Image:
+    """A brown table top with grain: stripes of varying shade along x, and noise."""
+    base = np.array([rng.uniform(95, 140), rng.uniform(60, 90), rng.uniform(35, 55)])
+    ys = np.arange(height, dtype=np.float32)[:, None]
+    xs = np.arange(width, dtype=np.float32)[None, :]
+    grain = np.sin(ys / rng.uniform(9, 15) + 3 * np.sin(xs / rng.uniform(120, 200)))
+    shade = (
+        1
+        + 0.12 * grain
+        + np.random.default_rng(rng.randrange(2**32)).normal(0, 0.04, (height, width))
+    )
+    pixels = base[None, None, :] * shade[..., None]
+    return Image.fromarray(pixels.clip(0, 255).astype(np.uint8), "RGB")

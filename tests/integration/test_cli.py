@@ -6,9 +6,12 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from steve_lite import __version__
 from steve_lite import db as database
 from steve_lite.security.api_keys import hash_key
+from tests.support.api import make_settings
 from tests.support.cli import run_cli, run_json
 
 
@@ -27,7 +30,7 @@ def test_company_key_and_workflow_lifecycle(tmp_path: Path) -> None:
     listed = run_cli(tmp_path, "keys", "list", "--company", "acme-ltd", "--json").stdout
     assert key["key"] not in listed and key["key"][4:] not in listed
     assert [row["id"] for row in json.loads(listed)["data"]] == [key["id"]]
-    db = database.connect(tmp_path / "steve.db")
+    db = database.open_database(make_settings(tmp_path))
     assert db.execute("SELECT key_hash FROM api_keys WHERE id = ?", [key["id"]]).fetchone()[
         0
     ] == hash_key(key["key"])
@@ -94,7 +97,7 @@ def test_publish_creates_immutable_versions(tmp_path: Path) -> None:
     path.write_text(json.dumps(flow))
     assert run_json(tmp_path, "workflows", "publish", str(path))["version"] == 1
     assert run_json(tmp_path, "workflows", "publish", str(path))["version"] == 2
-    db = database.connect(tmp_path / "steve.db")
+    db = database.open_database(make_settings(tmp_path))
     assert (
         db.execute(
             "SELECT COUNT(*) FROM workflow_versions v "
@@ -104,6 +107,7 @@ def test_publish_creates_immutable_versions(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.sqlite_only  # a fresh SQLite file; migrations on PostgreSQL: test_postgres.py
 def test_migrate_and_unwritable_data_dir(tmp_path: Path) -> None:
     assert "0001_initial.sql" in run_cli(tmp_path, "migrate").stdout
     assert "none pending" in run_cli(tmp_path, "migrate").stdout

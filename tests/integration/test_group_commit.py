@@ -9,9 +9,9 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from sqlite_utils import Database
 
 from steve_lite import db as database
+from steve_lite.db import Database
 from steve_lite.group_commit import GroupCommit
 
 

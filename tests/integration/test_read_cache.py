@@ -6,9 +6,9 @@ import time
 from collections.abc import Callable
 
 import pytest
-from sqlite_utils import Database
 
 from steve_lite.companies.service import deactivate_company
+from steve_lite.db import Database
 from steve_lite.read_cache import ReadCache
 from steve_lite.security.api_keys import (
     ApiKey,

@@ -8,6 +8,7 @@ their TTL or lease settings; the sweep functions are then called directly with a
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,14 +22,16 @@ import pytest
 from steve_lite.clock import parse_iso, to_iso, utcnow
 from steve_lite.queue import Queue
 from steve_lite.services import WorkerServices
+from steve_lite.sessions import store
 from steve_lite.sweeps import (
+    claim_period,
     expire_stale_sessions,
     purge_uploads,
     requeue_stale_submissions,
 )
 from steve_lite.wiring import worker_services
 from tests.factories.photos import make_photo
-from tests.support.api import LiveApi, Tenant, make_settings, start_live_api
+from tests.support.api import LiveApi, Tenant, make_settings, open_database, start_live_api
 from tests.support.servers import ThreadedServer
 from tests.support.sessions import get_job, open_session
 from tests.support.uploads import put_file
@@ -161,6 +164,16 @@ def test_sessions_left_submitted_past_their_lease_are_requeued(lease_pair: Insta
     lease_end = parse_iso(session_row(short, lapsed["sessionId"])["lease_until"])
     while utcnow() <= lease_end:
         time.sleep(0.05)
+    # Two sweeps (of two workers, on two machines) that read the lapsed lease at once: one takes it.
+    racing = [make_settings(short.settings.data_dir) for _ in range(2)]
+    now, renewal = utcnow(), utcnow() + timedelta(seconds=60)
+    taken = [
+        store.take_lapsed_lease(open_database(s), lapsed["sessionId"], now, renewal) for s in racing
+    ]
+    assert taken == [True, False]
+    short.db.execute(
+        "UPDATE sessions SET lease_until = ? WHERE id = ?", [to_iso(lease_end), lapsed["sessionId"]]
+    )
     held_until = session_row(long, leased["sessionId"])["lease_until"]
     queue = runtime.queue
     assert queue.pending_count() == 0
@@ -205,3 +218,13 @@ def test_purge_deletes_upload_originals_once_their_urls_expired_and_keeps_sealed
     assert short.storage.read_head(sealed) is not None
     assert session_row(short, session["sessionId"])["state"] == "submitted"
     assert purge_uploads(runtime) == 0
+
+
+def test_the_sweep_is_claimed_once_per_period_whichever_worker_asks(tmp_path: Path) -> None:
+    workers = [open_database(make_settings(tmp_path)) for _ in range(3)]  # three connections
+    assert [claim_period(db, "sweep", 1) for db in workers] == [True, False, False]
+    assert claim_period(workers[0], "expiry", 1)  # another periodic job has its own claim
+    time.sleep(0.85)  # a claim lasts 80 % of the period
+    assert [claim_period(db, "sweep", 1) for db in reversed(workers)] == [True, False, False]
+    (holder,) = workers[0].execute("SELECT holder FROM periodic_claims WHERE name = 'sweep'")
+    assert holder[0].endswith(f":{os.getpid()}")

@@ -9,23 +9,25 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlite_utils import Database
 
 from steve_lite import db as database
 from steve_lite.bootstrap import prepare_database
 from steve_lite.companies.service import create_company
+from steve_lite.db import Database
 from steve_lite.security.api_keys import create_key
 from steve_lite.settings import Settings
 from steve_lite.storage.embedded import EmbeddedS3
 from steve_lite.storage.s3 import ObjectStorage
 from steve_lite.wiring import build_api
 from steve_lite.workflows.service import assign_all_system
+from tests.support.databases import backend_settings
 from tests.support.servers import ThreadedServer
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
     """Settings for a test: its own data dir, nothing read from a developer's STEVE_* env."""
     defaults: dict[str, Any] = {
+        **backend_settings(data_dir),
         "data_dir": data_dir,
         "run_worker": False,
         "workers": 1,
@@ -35,7 +37,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
 
 
 def open_database(settings: Settings) -> Database:
-    db = database.connect(settings.database_path)
+    db = database.open_database(settings)
     prepare_database(db)
     return db
 
@@ -87,6 +89,6 @@ def start_live_api(
     db = open_database(settings)
     storage = s3.storage(bucket=bucket or f"test-{uuid.uuid4().hex[:20]}")
     storage.ensure_bucket()
-    app = build_api(settings, storage, db=database.connect(settings.database_path), **state)
+    app = build_api(settings, storage, db=database.open_database(settings), **state)
     server = ThreadedServer(app).start()
     return LiveApi(url=server.url, settings=settings, db=db, storage=storage), server

@@ -106,6 +106,6 @@ def start_live_api_on(
 ) -> tuple[LiveApi, ThreadedServer]:
     """Serve the app for ``settings`` on an existing ``storage`` (any S3 backend)."""
     db = open_database(settings)
-    app = build_api(settings, storage, db=database.connect(settings.database_path), **state)
+    app = build_api(settings, storage, db=database.open_database(settings), **state)
     server = ThreadedServer(app).start()
     return LiveApi(url=server.url, settings=settings, db=db, storage=storage), server

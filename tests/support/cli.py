@@ -9,13 +9,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.support.databases import backend_env
+
 STEVE_LITE = str(Path(sys.executable).parent / "steve-lite")
 
 
 def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
     """The environment without a developer's STEVE_* variables, plus the given ones."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEVE_")}
-    return {**env, "STEVE_DATA_DIR": str(data_dir), **extra}
+    return {**env, **backend_env(data_dir), "STEVE_DATA_DIR": str(data_dir), **extra}
 
 
 def run_cli(

@@ -9,9 +9,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from sqlite_utils import Database
 
 from steve_lite.console import accounts
+from steve_lite.db import Database
 from tests.factories.receipts import random_receipt_spec, render_receipt
 from tests.support.api import LiveApi, Tenant
 from tests.support.sessions import submit_files, wait_for_job

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
+from steve_lite.db import Database
 from steve_lite.queue import Queue
 from steve_lite.storage.embedded import EmbeddedS3
 from tests.support.api import LiveApi, make_settings, start_live_api

@@ -125,14 +125,21 @@ def service_env(service: dict[str, Any]) -> dict[str, str]:
 
 def test_services_and_images_are_pinned(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"minio", "minio-init", "serve", "worker"}
+    cluster = {"postgres", "redis", "cluster-serve", "cluster-worker"}  # profile `cluster`
+    assert set(services) == {"minio", "minio-init", "serve", "worker", *cluster}
     for name, service in services.items():
         image = service["image"]
+        assert (name in cluster) == (service.get("profiles") == ["cluster"]), name
         if "build" in service:
             assert service["build"] == {"context": "..", "dockerfile": "Dockerfile"}
             continue
+        if name in ("postgres", "redis"):
+            assert re.fullmatch(rf"{name}:\d+-alpine", image), f"{name}: unpinned image {image}"
+            continue
         assert PINNED_TAG.match(image), f"{name}: unpinned image {image}"
         assert image.startswith("quay.io/minio/"), "Docker Hub no longer serves MinIO images"
+    assert services["cluster-worker"]["deploy"]["replicas"] == 2
+    assert "volumes" not in services["cluster-worker"] or not services["cluster-worker"]["volumes"]
 
 
 def test_depends_on_names_exist_and_the_one_shot_is_adopted(compose: dict[str, Any]) -> None:

@@ -25,8 +25,8 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from sqlite_utils import Database
 
+from steve_lite.db import Database
 from steve_lite.errors import Malformed
 from steve_lite.http.bodies import finite_float, refuse_constant, validation_problem
 from steve_lite.http.problems import problem_for

@@ -131,12 +131,24 @@ def read_receipt(
             for i in range(merchant.row_index, merchant.row_index + merchant.rows)
         )
         scores["merchantName"] = merchant_score(
-            ocr, merchant.legal_suffix, merchant.prominent, merchant.rows, merchant.candidates
+            ocr,
+            merchant.legal_suffix,
+            merchant.prominent,
+            merchant.rows,
+            merchant.candidates,
+            merchant.rivals_above,
+            merchant.slips,
         )
         sources["merchantName"] = list(
             range(merchant.row_index, merchant.row_index + merchant.rows)
         )
-        if not (merchant.legal_suffix or merchant.prominent):
+        if merchant.slips:
+            doubts["merchantName"] = "the name reads like an OCR slip (letter case, digits, marks)"
+        elif merchant.rivals_above:
+            doubts["merchantName"] = "another name is printed above it (a brand or the company?)"
+        elif merchant.rows > 1:
+            doubts["merchantName"] = f"joined from {merchant.rows} rows"
+        elif not (merchant.legal_suffix or merchant.prominent):
             doubts["merchantName"] = (
                 "chosen by position only: no legal-entity suffix, not printed larger"
             )

@@ -20,8 +20,8 @@ from pathlib import Path
 CALIBRATED_FIELDS = ("totalAmount", "purchaseDate", "merchantName", "currency")
 CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
 
-Calibration = Mapping[str, Sequence[tuple[float, float]]]
-"""Per field: (highest score of the block, probability right) in increasing score order."""
+Calibration = Mapping[str, Sequence[tuple[float, float, float]]]
+"""Per field: (lowest score, highest score, probability right) of each block, in score order."""
 
 
 def logistic(value: float) -> float:
@@ -47,13 +47,22 @@ def date_score(ocr: float, labelled: bool, with_time: bool, ambiguous: bool, riv
 
 
 def merchant_score(
-    ocr: float, legal_suffix: bool, prominent: bool, rows: int, candidates: int
+    ocr: float,
+    legal_suffix: bool,
+    prominent: bool,
+    rows: int,
+    candidates: int,
+    rivals_above: int = 0,
+    slips: int = 0,
 ) -> float:
     """Evidence for a merchant: a legal-entity suffix, a name printed larger than the rest, a
-    name joined from two rows, how many name-like rows competed."""
+    name joined from two rows, how many name-like rows competed, a clearly read name row above
+    the chosen one (a brand over its legal entity: either may be meant), signs of an OCR letter
+    slip in the name."""
     return logistic(
         -0.5 + 1.5 * legal_suffix + 0.8 * prominent - 0.4 * (rows - 1)
-        - 0.2 * max(candidates - 2, 0) + 6 * (ocr - 0.95)
+        - 0.2 * max(candidates - 2, 0) - 1.5 * min(rivals_above, 2) - 2.0 * min(slips, 2)
+        + 6 * (ocr - 0.95)
     )  # fmt: skip
 
 
@@ -69,16 +78,20 @@ def currency_score(ocr: float, basis: str, hits: int, rivals: int, country_kinds
     )  # fmt: skip
 
 
-def fit_isotonic(samples: Sequence[tuple[float, bool]]) -> list[tuple[float, float]]:
-    """Pool-adjacent-violators on (score, right), with each block's share smoothed (+1/+2)."""
-    blocks: list[list[float]] = []  # [highest score, rights, count]
+def fit_isotonic(
+    samples: Sequence[tuple[float, float, bool]] | Sequence[tuple[float, bool]],
+) -> list[tuple[float, float, float]]:
+    """Pool-adjacent-violators on (score, right): per block its lowest and highest score and
+    its share right, smoothed by one right and one wrong pseudo-observation (+1/+2)."""
+    blocks: list[list[float]] = []  # [lowest score, highest score, rights, count]
     for score, right in sorted(samples):
-        blocks.append([score, float(right), 1.0])
-        while len(blocks) > 1 and blocks[-2][1] / blocks[-2][2] >= blocks[-1][1] / blocks[-1][2]:
-            high, rights, count = blocks.pop()
-            blocks[-1] = [high, blocks[-1][1] + rights, blocks[-1][2] + count]
+        blocks.append([score, score, float(right), 1.0])
+        while len(blocks) > 1 and blocks[-2][2] / blocks[-2][3] >= blocks[-1][2] / blocks[-1][3]:
+            _, high, rights, count = blocks.pop()
+            blocks[-1] = [blocks[-1][0], high, blocks[-1][2] + rights, blocks[-1][3] + count]
     return [
-        (round(high, 6), round((rights + 1) / (count + 2), 4)) for high, rights, count in blocks
+        (round(low, 6), round(high, 6), round((rights + 1) / (count + 2), 4))
+        for low, high, rights, count in blocks
     ]
 
 
@@ -88,13 +101,21 @@ def fit_calibration(samples: Mapping[str, Sequence[tuple[float, bool]]]) -> Cali
 
 
 def calibrated(calibration: Calibration, field: str, score: float) -> float:
-    """The probability the map gives a score (the last block's beyond the highest score)."""
+    """The probability the map gives a score: its block's share inside a block's scores,
+    linear between two blocks across the gap between them, the first or last block's share
+    beyond them."""
     blocks = calibration.get(field)
     if not blocks:
         return score
-    highs = [high for high, _ in blocks]
-    position = min(bisect.bisect_left(highs, score), len(blocks) - 1)
-    return blocks[position][1]
+    highs = [high for _, high, _ in blocks]
+    position = bisect.bisect_left(highs, score)
+    if position == len(blocks):
+        return blocks[-1][2]
+    low, _, share = blocks[position]
+    if score >= low or position == 0:
+        return share
+    _, below, below_share = blocks[position - 1]
+    return below_share + (share - below_share) * (score - below) / (low - below)
 
 
 @cache

@@ -6,7 +6,15 @@ not. A legal-entity suffix (SDN BHD, GmbH, Sp. z o.o., LLC, Ltd, S.A., ...) is a
 without one the most prominent (tallest) candidate wins. A name that runs over two rows is
 joined: when the row after it carries the legal suffix the name lacks, or is as tall. A name
 may start with a digit (`99 SPEED MART S/B`). Registration numbers printed after the name
-(`(126926-H)`) are cut off.
+(`(126926-H)`), a former name (`FKA BISON STORES SB`, and the row after `formerly known as`)
+and a leading terminal code (`#000002`) are cut off; a labelled number (`Invoice: 001-9822`)
+is never a name, however large. A legal form glued to the name and misread (`TIMBERSONBHD`)
+is split and spelt right.
+
+The evidence kept for the confidence: a clearly read name row above the chosen one (a brand
+over its company: either may be the merchant), counted twice when printed larger; a brand row
+joined to a company row that names itself; a name printed below a sale's details; and signs of
+an OCR letter slip in the name (see `slip_signs`).
 """
 
 import re
@@ -22,12 +30,12 @@ from steve_lite.processing.receipts.text import fold, words_of
 MERCHANT_SEARCH_ROWS = 8
 MAX_NAME_ROWS = 3
 LEGAL_FORM = re.compile(
-    r"(?<![A-Z])(?:SDN\.?\s*BHD|S/B|BHD|BERHAD|GMBH|MBH|AG|KG|OHG|UG|SP\.?\s*Z\s*O\.?\s*O|S\.?\s?A"
+    r"(?<![A-Z])(?:SDN\.?\s*BHD|S/B|SB|BHD|BERHAD|GMBH|MBH|AG|KG|OHG|UG|SP\.?\s*Z\s*O\.?\s*O|S\.?\s?A"
     r"|S\.?R\.?L|S\.?P\.?A|S\.?A\.?S|SARL|B\.?V|N\.?V|LLC|L\.?L\.?C|INC|CORP|LTD|LIMITED|PLC|PTY|PTE"
     r"|AB|A/S|APS|ASA|OY|OYJ|KFT|ZRT|S\.?R\.?O|K\.?K|TBK|PVT)\.?(?![A-Z])"
 )
 LEGAL_SUFFIX = re.compile(
-    r"(?<![A-Z])(?:SDN\.?\s*BHD|S/B|BHD|BERHAD|GMBH|MBH|AG|KG|OHG|E\.?\s?K|UG|SP\.?\s*Z\s*O\.?\s*O"
+    r"(?<![A-Z])(?:SDN\.?\s*BHD|S/B|SB|BHD|BERHAD|GMBH|MBH|AG|KG|OHG|E\.?\s?K|UG|SP\.?\s*Z\s*O\.?\s*O"
     r"|S\.?\s?A|S\.?\s?L|S\.?R\.?L|S\.?P\.?A|S\.?A\.?S|SARL|B\.?V|N\.?V|LLC|L\.?L\.?C|INC|CORP"
     r"|LTD|LIMITED|PLC|PTY|PTE|CO|COMPANY|ENTERPRISES?|TRADING|AB|A/S|APS|ASA|OY|OYJ|KFT|ZRT"
     r"|S\.?R\.?O|SPOLKA|K\.?K|PT|TBK|PVT)\.?(?![A-Z])"
@@ -68,6 +76,22 @@ OWNER_PREFIX = re.compile(
     r"^\s*(?:owned\s+by|own\s+by|operated\s+by|managed\s+by|a\s+member\s+of)\s*[:.]?\s*", re.I
 )
 THANKS = re.compile(r"\b(?:thank|terima kasih|danke|merci|grazie|gracias|dziekujemy)", re.I)
+FORMER_NAME = re.compile(
+    r"\s*\(?\b(?:f\.?\s?k\.?\s?a|formerly(?:\s+known\s+as)?|previously\s+known\s+as"
+    r"|dawniej|vormals|anciennement)\b.*$",
+    re.IGNORECASE,
+)
+LEADING_CODE = re.compile(r"^\s*#\s*\d+\s+")
+LABELLED_NUMBER = re.compile(
+    r"^\W*(?:invoice|inv|receipt|rcpt|bill|order|ord|check|chk|transaction|trans|document|doc"
+    r"|ticket|rechnung|paragon|faktura)\b\.?\s*(?:no\.?|nr\.?|number)?\s*[:#.=]?\s*[A-Z]{0,4}[-/]?\d",
+    re.IGNORECASE,
+)
+RIVAL_CONFIDENCE = 0.95
+PARTICLES = frozenset(
+    {"de", "da", "do", "di", "du", "del", "der", "den", "van", "von", "la", "le", "el", "y", "e"}
+    | {"and", "of", "the", "und", "et", "i", "en", "och", "og", "z", "o", "sp", "bhd", "sdn"}
+)
 PERSON_LINE = re.compile(
     r"^\s*(?:cashier|casher|served by|server|staff|operator|kasjer|kassierer|name|customer"
     r"|member|table|pos|terminal|counter)\b",
@@ -85,6 +109,8 @@ class MerchantFinding:
     legal_suffix: bool
     prominent: bool
     candidates: int
+    rivals_above: int
+    slips: int
 
 
 def is_name_like(raw: str) -> bool:
@@ -102,7 +128,7 @@ def is_name_like(raw: str) -> bool:
         return False
     if ADDRESS_PATTERN.search(text) and (digits or "," in text):
         return False
-    if dates_in(text) or is_tax_id_row(text):
+    if dates_in(text) or is_tax_id_row(text) or LABELLED_NUMBER.search(raw):
         return False
     if any(pattern.search(text) for pattern in RECEIPT_NUMBER_PATTERNS):
         return False
@@ -125,7 +151,11 @@ def has_legal_form(text: str) -> bool:
 def find_merchant(rows: Sequence[Row]) -> MerchantFinding | None:
     """The merchant name block (see the module rules)."""
     top = rows[:MERCHANT_SEARCH_ROWS]
-    candidates = [index for index, row in enumerate(top) if is_name_like(row.text)]
+    candidates = [
+        index
+        for index, row in enumerate(top)
+        if is_name_like(row.text) and not (index and is_former_name_label(top[index - 1].text))
+    ]
     if not candidates:
         return None
     median_height = statistics.median(row.height for row in rows)
@@ -151,16 +181,83 @@ def find_merchant(rows: Sequence[Row]) -> MerchantFinding | None:
             and top[following].height >= 0.9 * top[first].height
         ):
             last = following
-    name = " ".join(tidy_name(top[index].text) for index in range(first, last + 1))
+    name = tidy_name(" ".join(tidy_name(top[index].text) for index in range(first, last + 1)))
     prominent = top[first].height >= 0.9 * tallest and top[first].height > 1.1 * median_height
+    rivals_above = [
+        index for index in candidates if index < first and top[index].confidence >= RIVAL_CONFIDENCE
+    ]
+    # a rival printed larger than the chosen name weighs double
+    rivals_above += [index for index in rivals_above if top[index].height > 1.2 * top[first].height]
+    if any(is_transaction_detail(row.text) for row in top[:first]):
+        rivals_above.append(first)  # printed below the sale's details: part of another receipt?
+    if suffixed and first < last and names_itself(top[last - 1].text, top[last].text):
+        rivals_above.append(last - 1)  # a brand joined to the company row below it
+    following = last + 1
+    if (
+        not suffixed
+        and following in candidates
+        and top[following].height >= 0.9 * top[last].height
+        and top[following].confidence >= RIVAL_CONFIDENCE
+    ):
+        rivals_above.append(following)  # the name may run over to a row as large
     return MerchantFinding(
-        value=tidy_name(name),
+        value=name,
         row_index=first,
         rows=last - first + 1,
         legal_suffix=bool(suffixed),
         prominent=prominent,
         candidates=len(candidates),
+        rivals_above=len(rivals_above),
+        slips=slip_signs(name, [row.text for row in rows]),
     )
+
+
+def slip_signs(name: str, texts: Sequence[str]) -> int:
+    """How many signs of an OCR letter slip the name shows: a lower-case word among capitalised
+    ones (`perbang Alaf Restaurants`), a digit between letters (`1cDonald`), brackets that do
+    not pair (`(SP}`), a letter with a diacritic on a receipt that has no other one
+    (`HARDWÀRE`)."""
+    words = re.findall(r"[^\W\d_][\w'\u2019]*", name)
+    capitalised = [word for word in words if word[0].isupper()]
+    lowered = [word for word in words if word[0].islower() and word.casefold() not in PARTICLES]
+    signs = int(len(capitalised) >= 2 and bool(lowered))
+    signs += bool(re.search(r"[^\W\d_]\d+[^\W\d_]", name))
+    opened, closed = re.findall(r"[([{]", name), re.findall(r"[)\]}]", name)
+    signs += any(
+        (a, b) not in (("(", ")"), ("[", "]"), ("{", "}"))
+        for a, b in zip(opened, closed, strict=False)
+    )
+    marked = {char for char in name if char.isalpha() and not char.isascii()}
+    if marked:
+        elsewhere = {
+            char for text in texts for char in text if char.isalpha() and not char.isascii()
+        }
+        signs += (
+            not (elsewhere - marked) and sum(text.count(c) for text in texts for c in marked) <= 1
+        )
+    return signs
+
+
+def is_former_name_label(text: str) -> bool:
+    """Whether a row only says that a former name follows (`formerly known as`)."""
+    match = FORMER_NAME.match(text)
+    return bool(match) and not tidy_name(text)
+
+
+def is_transaction_detail(text: str) -> bool:
+    """Whether a row belongs to a sale rather than to a receipt's heading: thanks, a cashier
+    line, a date."""
+    return bool(THANKS.search(text) or PERSON_LINE.search(text) or dates_in(text))
+
+
+def names_itself(above: str, below: str) -> bool:
+    """Whether a legal-form row joined to the row above holds a name of its own (a word of
+    three letters or more before its legal form) while the row above leaves nothing open."""
+    match = LEGAL_SUFFIX.search(fold(below))
+    head = fold(below)[: match.start()] if match else fold(below)
+    unclosed = above.count("(") > above.count(")")
+    joined = above.rstrip().endswith(("&", "-", ",", "+"))
+    return bool(re.search(r"[A-Z]{3,}", head)) and not (unclosed or joined)
 
 
 def continues(above: str, below: str) -> bool:
@@ -174,14 +271,20 @@ def continues(above: str, below: str) -> bool:
     return fragment or unclosed or above.rstrip().endswith(("&", "-", ",", "+"))
 
 
+GLUED_LEGAL_FORM = re.compile(r"(?<=[A-Z]{3})(S[DIO0]N\.?\s*BH[DUO0IL])(?=[A-Z]*$)")
 LEGAL_FORM_SLIPS = (
     (re.compile(r"(?<![A-Za-z0-9])[S5]\s?/\s?[B8](?![A-Za-z0-9])"), "S/B"),
-    (re.compile(r"(?<![A-Za-z])S[DI0O]N\.?(\s*)BH[DUO0](?![A-Za-z])", re.IGNORECASE), r"SDN\1BHD"),
+    (
+        re.compile(r"(?<![A-Za-z])S[DI0O]N\.?(\s*)BH[DUO0IL](?![A-Za-z])", re.IGNORECASE),
+        r"SDN\1BHD",
+    ),
 )
 
 
 def undo_legal_form_slips(text: str) -> str:
-    """The text with misread legal forms spelt right; forms read right keep their case."""
+    """The text with misread legal forms spelt right (and split from the word they were glued
+    to: `TIMBERSONBHD`); forms read right keep their case."""
+    text = GLUED_LEGAL_FORM.sub(r" \1 ", text)
     for pattern, replacement in LEGAL_FORM_SLIPS:
         text = pattern.sub(
             lambda match, wanted=replacement: (  # type: ignore[misc]
@@ -197,7 +300,8 @@ def undo_legal_form_slips(text: str) -> str:
 def tidy_name(text: str) -> str:
     """A name without a trailing registration number and decoration characters at its ends,
     with OCR slips in its legal form undone (`5/8` for `S/B`, `SIN BHU` for `SDN BHD`)."""
-    text = OWNER_PREFIX.sub("", REGISTRATION.sub("", undo_legal_form_slips(text)))
+    text = FORMER_NAME.sub("", LEADING_CODE.sub("", undo_legal_form_slips(text)))
+    text = OWNER_PREFIX.sub("", REGISTRATION.sub("", text))
     forms = list(LEGAL_FORM.finditer(fold(text)))
     if forms and len(fold(text)) == len(text):
         text = text[: forms[-1].end()]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from sqlite_utils import Database
-
 from steve_lite.console.logins import sign_in_allowed
+from steve_lite.db import Database
 
 WINDOW = 900
 NOW = 1_800_000_000.0  # the start of a window

@@ -29,7 +29,7 @@ def expected_view(tenant: Tenant, session: dict, **changes: object) -> dict:
     return {
         "sessionId": session["sessionId"],
         "submissionId": session["submissionId"],
-        "workflow": {"slug": "compliance-vm", "version": 1},
+        "workflow": {"slug": "compliance-vm", "version": 2},
         "companyId": tenant.company["id"],
         "state": "pending",
         "submissionStatus": "created",
@@ -150,7 +150,7 @@ def test_completed_and_failed_jobs(worker_stack: WorkerStack) -> None:
             session["sessionId"],
             session["submissionId"],
         )
-        assert job["workflow"] == {"slug": "compliance-vm", "version": 1}
+        assert job["workflow"] == {"slug": "compliance-vm", "version": 2}
         assert job["companyId"] == tenant.company["id"]
         assert job["metadata"] == METADATA
         assert job["webhookDeliveryStatus"] is None

@@ -8,8 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlite_utils import Database
-
+from steve_lite.db import Database
 from steve_lite.processing.fraud import NEAR_DUPLICATE_DISTANCE
 from tests.factories.pages import render_page
 from tests.factories.photos import make_photo, near_duplicate

@@ -55,10 +55,12 @@ def test_document_pages_come_back_as_text_per_page_in_order(worker_stack: Worker
     assert (result["fraudStatus"], result["fraudScore"]) == ("clean", 0)
     assert result["missingFields"] == [] and result["reviewReasons"] == []
     data = result["extractedData"]
-    assert [page["pageIndex"] for page in data["pages"]] == [0, 1, 3]
+    assert [page["pageIndex"] for page in data["pages"]] == [0, 1, 2]
+    assert [page["fileIndex"] for page in data["pages"]] == [0, 1, 3]
     assert [page["fileIndex"] for page in result["pages"]] == [0, 1, 3]
+    assert {(page["filePageIndex"], page["source"]) for page in data["pages"]} == {(0, "ocr")}
     for page in data["pages"]:
-        expected = PAGES[page["pageIndex"]]
+        expected = PAGES[page["fileIndex"]]
         texts = [line["text"] for line in page["lines"]]
         assert len(texts) == len(expected), texts
         for want, got in zip(expected, texts, strict=True):

@@ -217,7 +217,7 @@ def traced_api(
     """A server whose database connection records every statement, values expanded."""
     settings = make_settings(tmp_path_factory.mktemp("traced"))
     tenant = make_tenant(open_database(settings))
-    db = database.connect(settings.database_path)
+    db = database.connect(settings.database_path)  # SQLite whatever the backend: its trace hook
     statements: list[str] = []
     db.conn.set_trace_callback(statements.append)
     storage = embedded_s3.storage(bucket=f"test-{uuid.uuid4().hex[:20]}")
@@ -228,6 +228,7 @@ def traced_api(
         server.stop()
 
 
+@pytest.mark.sqlite_only  # the statements are read from SQLite's trace hook
 def test_the_plaintext_key_is_never_compared_only_its_hash_is_looked_up(
     traced_api: tuple[str, Tenant, list[str], sqlite3.Connection],
 ) -> None:

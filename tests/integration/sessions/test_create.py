@@ -24,7 +24,7 @@ def test_create_answers_the_contract_shape(live_api: LiveApi) -> None:
     assert data["sessionId"].startswith("ses_") and len(data["sessionId"]) >= 4 + 20
     assert data["submissionId"].startswith("sub_")
     assert data["state"] == "pending" and data["submissionStatus"] == "created"
-    assert data["workflow"] == {"slug": "document-ocr", "version": 1}
+    assert data["workflow"] == {"slug": "document-ocr", "version": 2}
     assert response.headers["x-ratelimit-limit"] == "60"
     urls = data["uploadUrls"]
     assert [u["fileIndex"] for u in urls] == [0, 1]
@@ -46,7 +46,7 @@ def test_create_answers_the_contract_shape(live_api: LiveApi) -> None:
         "JOIN submissions sub ON sub.session_id = s.id WHERE s.id = ?",
         [data["sessionId"]],
     ).fetchone()
-    assert tuple(row) == ("pending", 1, "created")
+    assert tuple(row) == ("pending", 2, "created")
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,7 @@ def test_upload_with_httpx_and_curl_then_submit(live_api: LiveApi, tmp_path: Pat
         "submissionId": session["submissionId"],
         "state": "submitted",
         "submissionStatus": "processing",
-        "workflow": {"slug": "document-ocr", "version": 1},
+        "workflow": {"slug": "document-ocr", "version": 2},
     }
     assert response.headers["x-ratelimit-limit"] == "20"
     sizes = [
@@ -92,7 +92,7 @@ def test_some_files_may_be_missing_above_min_files(live_api: LiveApi) -> None:
     ("declared", "data", "message"),
     [
         ("image/jpeg", png(), "PNG"),
-        ("image/png", make_text_file(), "not a JPEG, PNG or WebP image"),
+        ("image/png", make_text_file(), "not a JPEG, PNG, WebP, HEIC/HEIF or PDF file"),
         ("image/png", jpeg(), "JPEG"),
     ],
 )

@@ -115,7 +115,7 @@ def test_a_changed_signature_is_refused(backend_api: LiveApi) -> None:
     ("declared", "data", "message"),
     [
         ("image/jpeg", png(), "PNG"),
-        ("image/png", make_text_file(), "not a JPEG, PNG or WebP image"),
+        ("image/png", make_text_file(), "not a JPEG, PNG, WebP, HEIC/HEIF or PDF file"),
     ],
     ids=["png-declared-jpeg", "text-declared-png"],
 )

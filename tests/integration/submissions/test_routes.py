@@ -101,7 +101,7 @@ def event_rows(api: LiveApi, submission_id: str) -> list[dict[str, Any]]:
 
 def hook_rows(api: LiveApi, session_id: str) -> list[dict[str, Any]]:
     rows = api.db.execute(
-        "SELECT * FROM webhook_events WHERE session_id = ? ORDER BY created_at, rowid",
+        "SELECT * FROM webhook_events WHERE session_id = ? ORDER BY created_at, id",
         [session_id],
     )
     return [{**dict(row), "payload": json.loads(row["payload"])} for row in rows]
@@ -214,7 +214,7 @@ def test_every_transition_and_every_refusal(live_api: LiveApi, state: str, actio
     assert payload["sessionId"] == session["sessionId"]
     assert payload["submissionStatus"] == target
     assert payload["companyId"] == tenant.company["id"]
-    assert payload["workflow"] == {"slug": "compliance-vm", "version": 1}
+    assert payload["workflow"] == {"slug": "compliance-vm", "version": 2}
     session_state = {"created": "pending", "processing": "submitted"}.get(state, "completed")
     assert payload["state"] == session_state
     if action == "approve":
@@ -378,7 +378,7 @@ def test_detail_files_download_from_storage_and_a_changed_signature_is_refused(
     assert detail["workflow"] == {
         "slug": "compliance-vm",
         "name": "Photo compliance (visual merchandising)",
-        "version": 1,
+        "version": 2,
     }
     assert detail["metadata"] == metadata
     assert detail["externalUser"] == user
@@ -969,7 +969,7 @@ def test_list_item_shape(corpus: Corpus) -> None:
     assert item["workflow"] == {
         "slug": "compliance-vm",
         "name": "Photo compliance (visual merchandising)",
-        "version": 1,
+        "version": 2,
     }
     created = corpus.newest_first(workflow="receipt-ocr", status="created")[0]
     [plain] = [i for i in walk(corpus.api, corpus.tenant, limit=100)[0] if i["id"] == created]

@@ -30,7 +30,7 @@ def on_own_connections(api: LiveApi, calls: list[Callable[[Any], Any]]) -> list[
     unexpected: list[BaseException] = []
 
     def run(index: int, call: Callable[[Any], Any]) -> None:
-        db = database.connect(api.settings.database_path)
+        db = database.open_database(api.settings)
         try:
             barrier.wait(timeout=30)
             results[index] = call(db)
@@ -40,7 +40,7 @@ def on_own_connections(api: LiveApi, calls: list[Callable[[Any], Any]]) -> list[
             barrier.abort()  # release the other threads at once
             unexpected.append(exc)
         finally:
-            db.conn.close()
+            db.close()
 
     threads = [threading.Thread(target=run, args=item) for item in enumerate(calls)]
     for thread in threads:

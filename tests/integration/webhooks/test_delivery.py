@@ -132,7 +132,7 @@ def run_until_idle(runtime: WorkerServices, timeout: float = 30) -> None:
 
 def outbox(api: LiveApi, session_id: str) -> list[dict[str, Any]]:
     rows = api.db.execute(
-        "SELECT * FROM webhook_events WHERE session_id = ? ORDER BY created_at, rowid",
+        "SELECT * FROM webhook_events WHERE session_id = ? ORDER BY created_at, id",
         [session_id],
     ).fetchall()
     return [dict(row) for row in rows]
@@ -230,7 +230,7 @@ def test_a_completed_session_is_delivered_once_signed_with_the_creating_key(
     }
     assert body["sessionId"] == session_id
     assert body["submissionId"] == session["submissionId"]
-    assert body["workflow"] == {"slug": SLUG, "version": 1}
+    assert body["workflow"] == {"slug": SLUG, "version": 2}
     assert body["companyId"] == tenant.company["id"]
     assert (body["state"], body["submissionStatus"]) == ("completed", "approved")
     assert body["result"]["fraudStatus"] == "clean"

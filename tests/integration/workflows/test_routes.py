@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import httpx
@@ -13,6 +14,35 @@ from tests.support.api import LiveApi
 
 SYSTEM = ["compliance-vm", "document-ocr", "receipt-ocr"]
 SYSTEM_DIR = Path(steve_lite.workflows.__file__).parent / "catalog"
+RECEIPT_V2_FORMATS = [
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/heic",
+    "image/heif",
+    "application/pdf",
+]
+
+
+def test_system_workflows_keep_version_1_and_publish_version_2(live_api: LiveApi) -> None:
+    """Revision 2 of the catalog (HEIC/HEIF, PDF) is a new version; version 1 keeps its
+    contract."""
+    tenant = live_api.tenant()
+    with live_api.client(tenant) as client:
+        v1 = client.get("/api/v1/workflows/receipt-ocr/versions/1").json()
+        v2 = client.get("/api/v1/workflows/receipt-ocr/versions/2").json()
+        photos = client.get("/api/v1/workflows/compliance-vm/versions/2").json()
+    assert v1["upload"]["acceptedFormats"] == ["image/jpeg", "image/png", "image/webp"]
+    assert v2["upload"]["acceptedFormats"] == RECEIPT_V2_FORMATS
+    assert "maxPages" not in v1["upload"]
+    assert v2["upload"]["maxPages"] == 20
+    assert "maxPages" not in photos["upload"]
+    assert photos["upload"]["acceptedFormats"] == [
+        "image/jpeg",
+        "image/png",
+        "image/heic",
+        "image/heif",
+    ]
 
 
 def test_lists_assigned_system_workflows(live_api: LiveApi) -> None:
@@ -22,14 +52,15 @@ def test_lists_assigned_system_workflows(live_api: LiveApi) -> None:
     assert [item["slug"] for item in body["data"]] == SYSTEM
     assert body["pagination"] == {"hasMore": False, "nextCursor": None}
     receipt = body["data"][2]
-    assert receipt["publishedVersion"] == 1
-    assert receipt["contractUrl"] == "/api/v1/workflows/receipt-ocr/versions/1"
+    assert receipt["publishedVersion"] == 2
+    assert receipt["contractUrl"] == "/api/v1/workflows/receipt-ocr/versions/2"
     assert receipt["upload"] == {
         "minFiles": 1,
         "maxFiles": 5,
-        "acceptedFormats": ["image/jpeg", "image/png", "image/webp"],
+        "acceptedFormats": RECEIPT_V2_FORMATS,
         "fileLabels": ["receipt"],
         "maxFileSizeMb": 10.0,
+        "maxPages": 20,
     }
     assert set(receipt) == {
         "id",
@@ -94,11 +125,11 @@ def test_the_list_follows_assignments_and_publications_at_once(live_api: LiveApi
         return {item["slug"]: item["publishedVersion"] for item in data}
 
     with live_api.client(tenant) as client:
-        assert listed(client) == dict.fromkeys(SYSTEM, 1)
+        assert listed(client) == dict.fromkeys(SYSTEM, 2)
         assert unassign(live_api.db, "receipt-ocr", company_id)
-        assert listed(client) == {"compliance-vm": 1, "document-ocr": 1}
+        assert listed(client) == {"compliance-vm": 2, "document-ocr": 2}
         assign(live_api.db, "receipt-ocr", company_id)
-        assert listed(client) == dict.fromkeys(SYSTEM, 1)
+        assert listed(client) == dict.fromkeys(SYSTEM, 2)
         flow = load_definition(SYSTEM_DIR / "document-ocr.json").model_copy(
             update={"slug": f"flow-{company_id[-6:]}"}
         )
@@ -154,8 +185,8 @@ required = true
 def test_system_versions_carry_real_json_schemas(live_api: LiveApi) -> None:
     tenant = live_api.tenant()
     with live_api.client(tenant) as client:
-        for slug in SYSTEM:
-            version = client.get(f"/api/v1/workflows/{slug}/versions/1").json()
+        for slug, number in itertools.product(SYSTEM, (1, 2)):
+            version = client.get(f"/api/v1/workflows/{slug}/versions/{number}").json()
             schema = version["outputJsonSchema"]
             assert schema["type"] == "object"
             required = {f["name"] for f in version["outputSchema"] if f["required"]}

@@ -81,7 +81,7 @@ def test_decode_image_refuses_text() -> None:
     with pytest.raises(ImageDecodeError) as raised:
         decode_image(make_text_file(), ALL_FORMATS)
 
-    assert str(raised.value) == "not a JPEG, PNG or WebP image"
+    assert str(raised.value) == "not a JPEG, PNG, WebP or HEIC/HEIF image"
 
 
 def test_decode_image_refuses_jpeg_magic_followed_by_garbage() -> None:
@@ -215,3 +215,57 @@ def test_hamming_distance_counts_differing_bits() -> None:
 def test_hamming_distance_refuses_hashes_of_different_lengths() -> None:
     with pytest.raises(ValueError, match="differ in length"):
         hamming_distance("ff", "ffff")
+
+
+def test_sniff_format_knows_heic_by_its_ftyp_brand() -> None:
+    data = make_photo(64, 48, fmt="HEIF")
+
+    assert data[4:12] == b"ftypheic"
+    assert sniff_format(data[:16]) == "heif"
+
+
+@pytest.mark.parametrize("brand", [b"heic", b"heix", b"hevc", b"mif1", b"msf1"])
+def test_sniff_format_knows_each_heif_brand(brand: bytes) -> None:
+    assert sniff_format(b"\x00\x00\x00\x18ftyp" + brand + b"\x00\x00\x00\x00") == "heif"
+
+
+@pytest.mark.parametrize("brand", [b"avif", b"isom", b"qt  "])
+def test_sniff_format_leaves_other_iso_media_brands_alone(brand: bytes) -> None:
+    assert sniff_format(b"\x00\x00\x00\x18ftyp" + brand + b"\x00\x00\x00\x00") is None
+
+
+def test_decode_image_reads_heic_upright_with_capture_time_and_gps() -> None:
+    taken = datetime(2026, 5, 17, 9, 30, 0, tzinfo=timezone(timedelta(hours=2)))
+    data = make_photo(
+        320, 240, fmt="HEIF", exif_datetime=taken, gps=(48.8584, -2.2945), orientation=6
+    )
+
+    decoded = decode_image(data, {"heif"})
+
+    assert decoded.format == "heif"
+    assert (decoded.width, decoded.height) == (240, 320)  # orientation 6: turned upright
+    assert decoded.image.mode == "RGB"
+    assert decoded.captured_at == taken.astimezone(UTC)
+    assert decoded.gps == {
+        "latitude": pytest.approx(48.8584, abs=1e-6),
+        "longitude": pytest.approx(-2.2945, abs=1e-6),
+    }
+
+
+def test_decode_image_refuses_heic_over_the_pixel_limit_before_decoding() -> None:
+    data = make_photo(320, 240, fmt="HEIF")
+
+    with pytest.raises(ImageDecodeError, match="76800 pixels exceeds the 1000 limit"):
+        decode_image(data, {"heif"}, max_pixels=1000)
+
+
+def test_decode_image_refuses_a_truncated_heic() -> None:
+    data = make_photo(320, 240, fmt="HEIF")
+
+    with pytest.raises(ImageDecodeError, match="HEIC/HEIF image data is corrupt or incomplete"):
+        decode_image(data[: len(data) // 2], {"heif"})
+
+
+def test_decode_image_refuses_heic_when_the_workflow_does_not_accept_it() -> None:
+    with pytest.raises(ImageDecodeError, match="format heif is not accepted"):
+        decode_image(make_photo(64, 48, fmt="HEIF"), {"jpeg", "png"})

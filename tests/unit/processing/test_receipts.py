@@ -307,7 +307,8 @@ def test_merchant_is_the_prominent_top_row_not_an_address_phone_or_heading() -> 
     )
     result = extract_receipt([page])
     assert result["merchantName"] == "Blue Ridge Market"
-    assert 0 < result["fieldConfidence"]["merchantName"] <= 0.95
+    # calibrated: on the development receipts such names were right about 19 times in 20
+    assert 0.5 < result["fieldConfidence"]["merchantName"] < 0.98
 
 
 def test_a_merchant_name_printed_on_two_large_rows_is_joined() -> None:

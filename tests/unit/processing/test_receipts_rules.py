@@ -94,6 +94,18 @@ def test_cash_minus_change_confirms_a_total_and_makes_it_more_certain() -> None:
     assert "totalAmount" not in confirmed.doubts
 
 
+def test_a_pay_row_is_the_cash_tendered_not_the_total() -> None:
+    result = extract(
+        "KING'S CONFECTIONERY S/B",
+        ("181010 French Lo 8 2.40", "19.20"),
+        ("Rounding Adj", "0.00"),
+        ("Bue", "19.20"),
+        ("Pay", "20.00"),
+        ("Change", "0.80"),
+    )
+    assert result["totalAmount"] == 19.20
+
+
 def test_disagreeing_totals_are_named_in_the_doubt() -> None:
     reading = read_receipt(
         [page_of("Shop", ("TOTAL", "72.08"), ("Bread", "1.00"), ("GRAND TOTAL", "4.08"))]
@@ -250,6 +262,107 @@ def test_the_row_with_the_legal_form_wins_over_a_brand_heading() -> None:
     assert result["merchantName"] == "CHEF LEE SDN BHD"
 
 
+def test_a_former_name_is_cut_and_sb_is_a_legal_form() -> None:
+    result = extract(
+        "TQ FOR SHOPPING WITH myNEWS.com",
+        "OASIS VILLAGE",
+        "LOUNGE 2, GROUND FLOOR, OASIS VILLAGE,NO 2,",
+        "MYNEWS RETAIL SB(306295-X) FKA BISON STORES SB",
+        ("TOTAL", "RM 1.00"),
+    )
+    assert result["merchantName"] == "MYNEWS RETAIL SB"
+
+
+def test_the_row_after_formerly_known_as_is_not_the_merchant() -> None:
+    result = extract(
+        "Acme Foods",
+        "formerly known as",
+        "Old Name Holdings Limited",
+        ("TOTAL", "GBP 1.00"),
+    )
+    assert result["merchantName"] == "Acme Foods"
+
+
+def test_a_leading_terminal_code_is_not_part_of_the_name() -> None:
+    assert extract("#000002 BAIFU (M) Sdn Bhd", ("TOTAL", "RM 1.00"))["merchantName"] == (
+        "BAIFU (M) Sdn Bhd"
+    )
+
+
+def test_a_labelled_invoice_number_printed_large_is_not_the_merchant() -> None:
+    page = assemble_page(
+        [
+            ocr_line("Yam Fresh", 20, 20, 40),
+            ocr_line("No.145G, Jalan Rimbunan Raya 1,", 20, 70),
+            ocr_line("Invoice: 001-9822 Dine In", 20, 110, 60),
+            ocr_line("TOTAL RM 7.90", 20, 200),
+        ]
+    )
+    assert read_receipt([page]).data["merchantName"] == "Yam Fresh"
+
+
+def test_a_legal_form_glued_to_the_name_and_misread_is_split_and_spelt_right() -> None:
+    result = extract("SKCA HARDWARE&TIMBERSONBHDLL", "CO. REG. NO.: 946207-D", "TOTAL RM 1.00")
+    assert result["merchantName"] == "SKCA HARDWARE&TIMBER SDNBHD"
+
+
+def merchant_reading(*rows: str | tuple[str, str]) -> tuple[str, float, str | None]:
+    reading = read_receipt([page_of(*rows, ("TOTAL", "RM 1.00"))])
+    data = reading.data
+    return (
+        data["merchantName"],
+        data["fieldConfidence"]["merchantName"],
+        reading.doubts.get("merchantName"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("slipped", "clean"),
+    [
+        ("perbang Alaf Restaurants Sdn Bhd", "Gerbang Alaf Restaurants Sdn Bhd"),
+        ("BEMED (SP} SDN. BHD.", "BEMED (SP) SDN. BHD."),
+        ("TSH POWER HARDWÀRE TRADING", "TSH POWER HARDWARE TRADING"),
+        ("1cDONALD'S RESTAURANTS SDN BHD", "McDONALD'S RESTAURANTS SDN BHD"),
+    ],
+)
+def test_a_name_with_signs_of_an_ocr_slip_is_doubted(slipped: str, clean: str) -> None:
+    _, confidence, doubt = merchant_reading(slipped, "(65351-M)")
+    _, clean_confidence, clean_doubt = merchant_reading(clean, "(65351-M)")
+    assert doubt is not None and "OCR slip" in doubt
+    assert clean_doubt is None and confidence < clean_confidence
+
+
+def test_diacritics_on_a_receipt_that_uses_them_are_no_slip() -> None:
+    _, _, doubt = merchant_reading("CAFÉ DU MARCHÉ SARL", "12 rue de la Paix", "Reçu n° 12")
+    assert doubt is None
+
+
+def test_a_brand_printed_above_the_company_makes_the_merchant_doubtful() -> None:
+    name, confidence, doubt = merchant_reading("LEMON TREE RESTAURANT", "JTJ FOODS SDN BHD")
+    _, alone, _ = merchant_reading("JTJ FOODS SDN BHD", "(1179227A)")
+    assert name == "JTJ FOODS SDN BHD"
+    assert doubt is not None and "another name is printed above" in doubt
+    assert confidence < alone
+
+
+def test_a_brand_joined_to_its_company_row_is_doubted_but_a_name_running_over_is_not() -> None:
+    _, _, brand = merchant_reading("CITY MILK", "R&C VENTURE SDN BHD (1191015-W)")
+    name, _, running = merchant_reading("POPULAR BOOK", "CO. (M) SDN BHD", "(Co. No. 113825-W)")
+    assert brand is not None and "another name" in brand
+    assert name == "POPULAR BOOK CO. (M) SDN BHD"
+    assert running == "joined from 2 rows"
+
+
+def test_a_name_printed_below_the_details_of_a_sale_is_doubted() -> None:
+    name, _, doubt = merchant_reading(
+        "...THANK YOU AND DO VISIT US AGAIN...",
+        "Cashier [P.NISANTHI] Machine [003]",
+        "POSTEL",
+        "G.23 & G.22, Plaza Seri Setia,",
+    )
+    assert name == "POSTEL" and doubt is not None and "another name" in doubt
+
+
 # --- tax ids -------------------------------------------------------------------------------------
 
 
@@ -278,13 +391,22 @@ def test_a_gst_id_is_a_tax_id() -> None:
 def test_the_isotonic_map_is_monotone_and_smoothed() -> None:
     samples = [(0.1, False), (0.2, True), (0.3, False), (0.6, True), (0.7, True), (0.9, True)]
     blocks = fit_isotonic(samples)
-    shares = [share for _, share in blocks]
+    shares = [share for _, _, share in blocks]
     assert shares == sorted(shares)
-    assert blocks[-1][1] < 1.0  # four right values say (4 + 1) / (4 + 2), not 1.0
+    assert blocks[-1][2] < 1.0  # four right values say (4 + 1) / (4 + 2), not 1.0
     calibration = {"totalAmount": blocks}
-    assert calibrated(calibration, "totalAmount", 0.95) == blocks[-1][1]
-    assert calibrated(calibration, "totalAmount", 0.0) == blocks[0][1]
+    assert calibrated(calibration, "totalAmount", 0.95) == blocks[-1][2]
+    assert calibrated(calibration, "totalAmount", 0.0) == blocks[0][2]
     assert calibrated({}, "totalAmount", 0.42) == 0.42
+
+
+def test_a_score_between_two_blocks_gets_a_share_between_theirs() -> None:
+    blocks = fit_isotonic([(0.2, False), (0.4, False), (0.8, True), (0.9, True)])
+    assert blocks == [(0.2, 0.4, 0.25), (0.8, 0.9, 0.75)]
+    calibration = {"merchantName": blocks}
+    assert calibrated(calibration, "merchantName", 0.3) == 0.25  # inside the lower block
+    assert calibrated(calibration, "merchantName", 0.6) == pytest.approx(0.5)  # halfway across
+    assert calibrated(calibration, "merchantName", 0.85) == 0.75
 
 
 def test_review_reasons_name_each_doubtful_required_field() -> None:
@@ -300,6 +422,22 @@ def test_review_reasons_name_each_doubtful_required_field() -> None:
         "totalAmount: 2 candidates 4.08 and 72.08 disagree; confidence 0.33 is below 0.60",
         "purchaseDate: not found",
     ]
+
+
+def test_a_doubted_merchant_holds_up_the_approval_with_its_reason() -> None:
+    reading = read_receipt(
+        [
+            page_of(
+                "SANYUSTATIONERYSHOP", "Owned By :", "SANYU SUPPLY SDN BHD", ("TOTAL", "RM 8.70")
+            )
+        ],
+    )
+    required = ["merchantName", "totalAmount", "currency", "purchaseDate"]
+    reasons = review_reasons(reading.data, reading.doubts, required, 0.85)
+    merchant = [reason for reason in reasons if reason.startswith("merchantName: ")]
+    assert merchant and "another name is printed above it" in merchant[0]
+    assert merchant[0].endswith("is below 0.85")
+    assert "purchaseDate: not found" in reasons
 
 
 def test_the_shipped_currency_table_is_what_babel_builds() -> None:
