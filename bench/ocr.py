@@ -78,13 +78,21 @@ class Candidate:
 
 
 TUNED = DetectorGeometry()  # the engine's defaults
+BEFORE = DetectorGeometry(page=DetectorLimit(1024, "max"), strip=DetectorLimit(2000, "max"))
 CONFIGS: dict[str, Candidate] = {
     "today": Candidate(),
     "today-2thr": Candidate(threads=2),
     "tuned": Candidate(TUNED, OcrSettings()),
     "tuned-2thr": Candidate(TUNED, OcrSettings(), threads=2),
     "tuned-no-turn": Candidate(TUNED, OcrSettings(orientation=False)),
-    "page896": Candidate(replace(TUNED, page=DetectorLimit(896, "max")), OcrSettings()),
+    "tuned-1024-2000": Candidate(BEFORE, OcrSettings()),
+    "page800": Candidate(replace(TUNED, page=DetectorLimit(800, "max")), OcrSettings()),
+    "page1024": Candidate(replace(TUNED, page=DetectorLimit(1024, "max")), OcrSettings()),
+    "strip1024": Candidate(replace(TUNED, strip=DetectorLimit(1024, "max")), OcrSettings()),
+    "strip1600": Candidate(replace(TUNED, strip=DetectorLimit(1600, "max")), OcrSettings()),
+    "strip2000": Candidate(replace(TUNED, strip=DetectorLimit(2000, "max")), OcrSettings()),
+    "batch6": Candidate(TUNED, OcrSettings(rec_batch=6)),
+    "arena": Candidate(TUNED, OcrSettings(memory_arena=True)),
 }
 DEFAULT_CONFIGS = "today,tuned,tuned-no-turn"
 TESSERACT = "tesseract"

@@ -117,8 +117,8 @@ class DetectorGeometry:
 
     max_side_len: int = 2000
     min_side_len: int = 30
-    page: DetectorLimit = DetectorLimit(1024, "max")
-    strip: DetectorLimit = DetectorLimit(2000, "max")
+    page: DetectorLimit = DetectorLimit(896, "max")
+    strip: DetectorLimit = DetectorLimit(1280, "max")
 
     def params(self) -> dict[str, Any]:
         """The rapidocr parameters that set this geometry (the limit is set per image)."""
@@ -163,6 +163,8 @@ class OcrSettings:
     """Narrowest recogniser input (px at 48 px height); shorter crops are padded up to it."""
     orientation: bool = True
     """Check pages that read poorly or sideways for being turned, and read them turned back."""
+    memory_arena: bool = False
+    """onnxruntime's CPU memory arena (rapidocr turns it off): buffers are kept between calls."""
 
 
 TODAY_GEOMETRY = DetectorGeometry(page=DetectorLimit(736, "min"), strip=DetectorLimit(736, "min"))
@@ -201,6 +203,7 @@ class OcrEngine:
             "Global.use_cls": False,
             "Rec.rec_batch_num": self.settings.rec_batch,
             "Rec.rec_img_shape": [3, 48, self.settings.rec_min_width],
+            "EngineConfig.onnxruntime.enable_cpu_mem_arena": self.settings.memory_arena,
             **self.geometry.params(),
             **packaged_model_params(),
         }

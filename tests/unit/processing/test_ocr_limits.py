@@ -128,7 +128,7 @@ def test_lines_go_back_to_page_coordinates_and_the_overlap_is_kept_once() -> Non
 
 
 def test_a_large_page_is_sent_at_the_longest_side_the_engine_works_at() -> None:
-    geometry = DetectorGeometry()  # pages' detector input is cut to 1024 px: within any budget
+    geometry = DetectorGeometry()  # pages' detector input is cut to 896 px: within any budget
     (tile,) = plan_tiles(8900, 8900, LIMITS, geometry.input_size, geometry.max_side_len)
     assert tile.size == (geometry.max_side_len, geometry.max_side_len)
     (small,) = plan_tiles(1240, 1754, LIMITS, geometry.input_size, geometry.max_side_len)
