@@ -90,3 +90,20 @@ def test_a_pdf_page_past_its_time_budget_fails_and_the_next_page_is_read(pool: O
     assert engine_pid(pool) != first
     assert (text.source, text.page.text) == ("text-layer", "\n".join(LINES))
     assert again == text
+
+
+def test_an_engine_that_dies_rendering_a_pdf_page_fails_that_page_only(pool: OcrPool) -> None:
+    limits = PdfLimits()
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as handle:
+        handle.write(slow_page_pdf(LINES))
+        handle.flush()
+        assert pool.count_pdf_pages(handle.name, "slow", limits) == 2
+        first = engine_pid(pool)
+        threading.Timer(0.5, os.kill, (first, signal.SIGKILL)).start()
+
+        with pytest.raises(OcrFailure, match="crashed or ran out of memory"):
+            pool.read_pdf_page(handle.name, "slow", limits, 1)
+
+        read = pool.read_pdf_page(handle.name, "slow", limits, 0)
+    assert read.page.text == "\n".join(LINES)
+    assert engine_pid(pool) != first
