@@ -12,14 +12,14 @@ run; any other page is rendered for OCR at ``dpi`` (200 by default, what the OCR
 best at), scaled down so that it has at most ``max_render_pixels`` pixels. Both kinds of page
 use the same coordinates: pixels of the page rendered at that scale.
 
-PDFium is not thread-safe (not even across documents), so every call into it holds one lock;
-OCR of a rendered page happens outside it.
+PDFium is not thread-safe (not even across documents) and is not protected against a hostile
+file's time or memory: this module runs only in the OCR engine processes
+(:mod:`steve_lite.processing.ocr_pool`), one request at a time each, never in the worker.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,7 +31,6 @@ from PIL import Image
 
 from steve_lite.processing.ocr import OcrLine, OcrPage, assemble_page
 
-PDFIUM_LOCK = threading.Lock()
 EOF_WINDOW = 1024
 """``%%EOF`` must be within this many bytes of the end (the PDF format says so)."""
 
@@ -72,23 +71,25 @@ class PdfDocument:
         if b"%%EOF" not in data[-EOF_WINDOW:]:
             raise PdfError("PDF is truncated: it does not end with %%EOF")
         self.limits = limits
-        with PDFIUM_LOCK:
-            try:
-                self._document = pdfium.PdfDocument(data)
-            except pdfium.PdfiumError as exc:
-                raise PdfError(_open_failure(exc, data)) from None
-            self.page_count = len(self._document)
+        try:
+            self._document = pdfium.PdfDocument(data)
+        except pdfium.PdfiumError as exc:
+            raise PdfError(_open_failure(exc, data)) from None
+        self.page_count = len(self._document)
 
     def __enter__(self) -> PdfDocument:
         return self
 
     def __exit__(self, *_: object) -> None:
-        with PDFIUM_LOCK:
-            self._document.close()
+        self.close()
+
+    def close(self) -> None:
+        """Close the document (and its pages)."""
+        self._document.close()
 
     def read_page(self, index: int) -> PdfPage:
         """Page ``index`` (0-based), checked, then read from its text layer or rendered."""
-        with PDFIUM_LOCK, self._page(index) as page:
+        with self._page(index) as page:
             scale = self._scale(page, index)
             width, height = (round(side * scale) for side in page.get_size())
             if page.get_rotation() == 0:
@@ -101,7 +102,7 @@ class PdfDocument:
 
     def thumbnail(self, max_side: int = 1024) -> Image.Image:
         """Page 0 rendered with its longest side at most ``max_side`` pixels (for its hash)."""
-        with PDFIUM_LOCK, self._page(0) as page:
+        with self._page(0) as page:
             self._scale(page, 0)
             self._check_images(page, 0)
             scale = min(self.limits.dpi / 72, max_side / max(page.get_size()))

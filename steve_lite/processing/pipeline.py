@@ -2,9 +2,10 @@
 
 Steps: load; count the attempt and mark processing (event ``processing_started``, once); count
 the pages of the session's PDFs against ``maxPages``; then for each file, one at a time per page
-thread and several files at once: download, decode (a PDF: open), store its perceptual hash, OCR
-it (a receipt photo: its receipt cut out first; a PDF: page by page, text layers read instead of
-OCR) or measure the photo, and release the image; run the workflow's
+thread and several files at once: download, decode, store its perceptual hash, OCR it (a receipt
+photo: its receipt cut out first) or measure the photo, and release the image (a PDF is handed
+to the OCR engine processes, which count, hash and read it page by page, text layers read
+instead of OCR, so that PDFium never runs in the worker); run the workflow's
 processor; run fraud checks; decide the outcome; store result, fraud matches, events and the
 webhook outbox row in one transaction. That last transaction only commits if the session is
 still ``submitted``, so a task that runs twice, or is killed and re-queued, leaves exactly one
@@ -16,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,7 +47,7 @@ from steve_lite.processing.images import (
 from steve_lite.processing.ocr import OcrPage, document_confidence, document_result
 from steve_lite.processing.ocr_limits import PageShapeError
 from steve_lite.processing.ocr_pool import OcrFailure
-from steve_lite.processing.pdf import PdfDocument, PdfError, PdfLimits
+from steve_lite.processing.pdf import PdfError, PdfLimits
 from steve_lite.processing.receipt_crop import Placement, find_receipt
 from steve_lite.processing.receipts import read_receipt, required_confidence
 from steve_lite.processing.receipts.decision import review_reasons
@@ -157,13 +159,17 @@ def decode(file: dict[str, Any], data: bytes, accepted: list[str]) -> DecodedIma
 
 
 @contextmanager
-def open_pdf(file: dict[str, Any], data: bytes) -> Iterator[PdfDocument]:
-    """The file as an open PDF; a bad PDF raises :class:`FileFailure` naming the file."""
-    try:
-        with PdfDocument(data, PDF_LIMITS) as document:
-            yield document
-    except PdfError as exc:
-        raise FileFailure(f"{file_name(file)}: {exc}") from None
+def pdf_file(file: dict[str, Any], data: bytes) -> Iterator[tuple[str, str]]:
+    """The PDF's path in a private temporary file (removed on exit) and its SHA-256, for the
+    engine processes; a PDF they refuse, or cannot open or hash within a page's time, raises
+    :class:`FileFailure` naming the file."""
+    with tempfile.NamedTemporaryFile(prefix="steve-pdf-", suffix=".pdf") as handle:
+        handle.write(data)
+        handle.flush()
+        try:
+            yield handle.name, hashlib.sha256(data).hexdigest()
+        except (PdfError, OcrFailure) as exc:
+            raise FileFailure(f"{file_name(file)}: {exc}") from None
 
 
 def store_hash(
@@ -171,7 +177,14 @@ def store_hash(
 ) -> fraud.HashedFile:
     """Compute and store the image's perceptual hash and the file's SHA-256, before anything
     else."""
-    hashed = fraud.HashedFile(file_index, perceptual_hash(image), sha256)
+    return store_hashes(db, session_id, file_index, perceptual_hash(image), sha256)
+
+
+def store_hashes(
+    db: Database, session_id: str, file_index: int, phash: str, sha256: str
+) -> fraud.HashedFile:
+    """Store a file's perceptual hash and SHA-256."""
+    hashed = fraud.HashedFile(file_index, phash, sha256)
     db.execute(
         "UPDATE session_files SET phash = ?, sha256 = ? WHERE session_id = ? AND file_index = ?",
         [hashed.phash, hashed.sha256, session_id, file_index],
@@ -190,23 +203,24 @@ def ocr_page(runtime: WorkerServices, image: Image.Image, name: str) -> OcrPage:
 def read_pdf(
     runtime: WorkerServices, session: SessionRow, file: dict[str, Any], data: bytes
 ) -> FileRead:
-    """Hash a PDF (its bytes, and its first page's look) and read every page in order: from its
-    text layer when it has one, else rendered and OCRed. One rendered page at a time."""
+    """Hash a PDF (its bytes, and its first page's look) and read every page in order, each in
+    an OCR engine process: from its text layer when it has one, else rendered and OCRed there.
+    One page at a time; a page past its time or memory fails the file, naming the page."""
     index, name = file["file_index"], file_name(file)
-    with open_pdf(file, data) as document:
-        hashed = store_hash(
-            runtime.db, session["id"], index, document.thumbnail(), hashlib.sha256(data).hexdigest()
-        )
+    ocr = runtime.ocr
+    with pdf_file(file, data) as (path, sha256):
+        page_count = ocr.count_pdf_pages(path, sha256, PDF_LIMITS)
+        phash = ocr.hash_pdf(path, sha256, PDF_LIMITS)
+        hashed = store_hashes(runtime.db, session["id"], index, phash, sha256)
         pages = []
-        for page_index in range(document.page_count):
-            page = document.read_page(page_index)  # a PdfError fails the file, in open_pdf
-            if page.text_page is not None:
-                read = page.text_page
-            else:
-                assert page.image is not None
-                read = ocr_page(runtime, page.image, f"{name}: page {page_index + 1}")
-            pages.append(PageRead(index, page_index, page.source, read))
-            del page
+        for page_index in range(page_count):
+            try:  # a PdfError (the document's own limits) fails the file, in pdf_file
+                page = metrics.time_ocr_page(
+                    lambda i: ocr.read_pdf_page(path, sha256, PDF_LIMITS, i), page_index
+                )
+            except OcrFailure as exc:
+                raise FileFailure(f"{name}: page {page_index + 1}: {exc}") from None
+            pages.append(PageRead(index, page_index, page.source, page.page))
             store.renew_lease(runtime.db, session["id"], runtime.settings.processing_lease_seconds)
     return FileRead(index, hashed, pages=tuple(pages))
 
@@ -252,7 +266,8 @@ def count_pages(
 ) -> None:
     """Refuse a session whose files have more pages together than the version's ``maxPages``
     (an image is one page), before any page is rendered: the first file in order that goes
-    past the limit is named. PDFs are opened (not rendered) to count their pages."""
+    past the limit is named. PDFs are opened (not rendered) in an OCR engine process to count
+    their pages."""
     limit = definition.upload.max_pages
     if limit is None:
         return
@@ -260,8 +275,8 @@ def count_pages(
     for file in files:
         if file["content_type"] == PDF:
             data = download(runtime, file, file["size_bytes"] + 1)
-            with open_pdf(file, data) as document:
-                count = document.page_count
+            with pdf_file(file, data) as (path, sha256):
+                count = runtime.ocr.count_pdf_pages(path, sha256, PDF_LIMITS)
         else:
             count = 1
         total += count

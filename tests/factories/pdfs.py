@@ -91,6 +91,27 @@ def many_pages_pdf(count: int) -> bytes:
     )
 
 
+def slow_page_pdf(lines: Sequence[str], strokes: int = 100_000) -> bytes:
+    """Two A4 pages: ``lines`` in a text layer, then a page of ``strokes`` crossing hairlines
+    (a few hundred kilobytes of Flate data that take PDFium seconds per 10 000 to render)."""
+    paths = b"".join(
+        b"%d %d m %d %d l S\n" % (i % 595, i * 7 % 842, i * 13 % 595, i * 3 % 842)
+        for i in range(strokes)
+    )
+    return write_pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [4 0 R 6 0 R] /Count 2 >>",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+            b"/Resources << /Font << /F1 3 0 R >> >> /Contents 5 0 R >>",
+            stream(text_content(lines)),
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 7 0 R >>",
+            stream(zlib.compress(b"0.2 w\n" + paths, 9), b"/Filter /FlateDecode "),
+        ]
+    )
+
+
 def huge_page_pdf(width: float = 200_000, height: float = 200_000) -> bytes:
     """One page whose media box is far larger than any paper (a render-size bomb)."""
     return write_pdf(

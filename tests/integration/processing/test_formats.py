@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from steve_lite.processing.ocr import OcrLine, assemble_page
 from steve_lite.processing.receipts import read_receipt
+from steve_lite.storage.embedded import EmbeddedS3
 from steve_lite.workflows.service import assign, publish, system_catalog
 from tests.factories.pages import render_page
 from tests.factories.pdfs import (
@@ -19,6 +21,7 @@ from tests.factories.pdfs import (
     image_bomb_pdf,
     many_pages_pdf,
     scanned_pdf,
+    slow_page_pdf,
     text_pdf,
 )
 from tests.factories.photos import make_photo
@@ -26,7 +29,7 @@ from tests.factories.receipts import draw_paper, photograph_on_table, random_rec
 from tests.support.api import LiveApi, Tenant
 from tests.support.sessions import submit_files, upload_and_submit, wait_for_job
 from tests.support.uploads import create_body
-from tests.support.worker import WorkerStack
+from tests.support.worker import WorkerStack, start_stack
 
 PDF = "application/pdf"
 
@@ -210,6 +213,39 @@ def test_a_bad_pdf_fails_naming_the_file_and_the_worker_goes_on(
     assert failed["failedReason"] == f"file 1 (page): {reason}"
     assert completed["state"] == "completed"
     assert all(worker.process.poll() is None for worker in worker_stack.workers)
+
+
+@pytest.fixture(scope="module")
+def impatient_stack(
+    tmp_path_factory: pytest.TempPathFactory, embedded_s3: EmbeddedS3
+) -> Iterator[WorkerStack]:
+    """An API and a worker that gives each page 1 s (rendering and reading it)."""
+    stack = start_stack(tmp_path_factory.mktemp("impatient"), embedded_s3)
+    stack.start_worker(STEVE_OCR_PAGE_TIMEOUT_SECONDS="1")
+    yield stack
+    stack.stop()
+
+
+def test_a_pdf_page_too_slow_to_render_fails_the_file_and_the_worker_goes_on(
+    impatient_stack: WorkerStack,
+) -> None:
+    api = impatient_stack.api
+    tenant = api.tenant()
+    slow = slow_page_pdf(["A quick first page"])
+
+    bad = submit_typed(api, tenant, "document-ocr", [(slow, PDF)])
+    failed = wait_for_job(api, tenant, bad["sessionId"])
+    good = submit_typed(api, tenant, "document-ocr", [(text_pdf(TEXT_PAGES), PDF)])
+    completed = wait_for_job(api, tenant, good["sessionId"])
+
+    assert failed["state"] == "failed"
+    assert failed["failedReason"] == (
+        "file 0 (page): page 2: reading it took longer than the 1 s allowed per page"
+    )
+    assert completed["state"] == "completed"
+    assert [page["source"] for page in completed["result"]["pages"]] == ["text-layer"] * 2
+    (worker,) = impatient_stack.workers
+    assert worker.process.poll() is None
 
 
 def test_the_page_limit_counts_the_pages_of_every_file(worker_stack: WorkerStack) -> None:
