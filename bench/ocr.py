@@ -78,19 +78,19 @@ class Candidate:
 
 
 TUNED = DetectorGeometry()  # the engine's defaults
-BEFORE = DetectorGeometry(page=DetectorLimit(1024, "max"), strip=DetectorLimit(2000, "max"))
+CHEAP = DetectorGeometry(page=DetectorLimit(896, "max"), strip=DetectorLimit(1280, "max"))
 CONFIGS: dict[str, Candidate] = {
     "today": Candidate(),
     "today-2thr": Candidate(threads=2),
     "tuned": Candidate(TUNED, OcrSettings()),
     "tuned-2thr": Candidate(TUNED, OcrSettings(), threads=2),
     "tuned-no-turn": Candidate(TUNED, OcrSettings(orientation=False)),
-    "tuned-1024-2000": Candidate(BEFORE, OcrSettings()),
+    "cheap-896-1280": Candidate(CHEAP, OcrSettings()),
     "page800": Candidate(replace(TUNED, page=DetectorLimit(800, "max")), OcrSettings()),
-    "page1024": Candidate(replace(TUNED, page=DetectorLimit(1024, "max")), OcrSettings()),
+    "page896": Candidate(replace(TUNED, page=DetectorLimit(896, "max")), OcrSettings()),
     "strip1024": Candidate(replace(TUNED, strip=DetectorLimit(1024, "max")), OcrSettings()),
+    "strip1280": Candidate(replace(TUNED, strip=DetectorLimit(1280, "max")), OcrSettings()),
     "strip1600": Candidate(replace(TUNED, strip=DetectorLimit(1600, "max")), OcrSettings()),
-    "strip2000": Candidate(replace(TUNED, strip=DetectorLimit(2000, "max")), OcrSettings()),
     "batch6": Candidate(TUNED, OcrSettings(rec_batch=6)),
     "arena": Candidate(TUNED, OcrSettings(memory_arena=True)),
 }

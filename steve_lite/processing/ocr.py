@@ -117,8 +117,8 @@ class DetectorGeometry:
 
     max_side_len: int = 2000
     min_side_len: int = 30
-    page: DetectorLimit = DetectorLimit(896, "max")
-    strip: DetectorLimit = DetectorLimit(1280, "max")
+    page: DetectorLimit = DetectorLimit(1024, "max")
+    strip: DetectorLimit = DetectorLimit(2000, "max")
 
     def params(self) -> dict[str, Any]:
         """The rapidocr parameters that set this geometry (the limit is set per image)."""
