@@ -24,7 +24,15 @@ from multiprocessing import Pool
 from pathlib import Path
 
 from steve_lite.processing.images import decode_image
-from steve_lite.processing.ocr import MODEL_DIR, OcrEngine, OcrLine, OcrPage, assemble_page
+from steve_lite.processing.ocr import (
+    MODEL_DIR,
+    DetectorGeometry,
+    OcrEngine,
+    OcrLine,
+    OcrPage,
+    OcrSettings,
+    assemble_page,
+)
 from tests.factories.receipts import random_receipt_spec, render_receipt
 
 PROBE_SEED = 14
@@ -39,6 +47,8 @@ def engine_fingerprint() -> str:
         digest.update(f"{package}={version(package)}\n".encode())
     for model in sorted(MODEL_DIR.glob("*.onnx")):
         digest.update(f"{model.name}:{model.stat().st_size}\n".encode())
+    # The probe may not exercise every setting (it is not a strip), so the settings count too.
+    digest.update(f"{DetectorGeometry()!r}\n{OcrSettings()!r}\n".encode())
     probe = decode_image(render_receipt(random_receipt_spec(PROBE_SEED)), ACCEPTED_FORMATS)
     page = OcrEngine(intra_op_threads=1).read(probe.image)
     digest.update(json.dumps(page_to_json(page, 0.0)["lines"]).encode())

@@ -27,6 +27,7 @@ import json
 import random
 import re
 import statistics
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -276,8 +277,12 @@ def main() -> None:
 
     workflow = receipt_workflow()
     sets: list[tuple[str, list[Case]]] = []
-    if args.data and (args.data / "key").is_dir():
+    if (args.data / "key").is_dir():
         sets.append((f"real ({args.data.name})", real_cases(args.data, args.workers)))
+    elif args.data != DEFAULT_DATA:
+        parser.error(f"--data {args.data}: no key/ folder (the receipts-dev layout: img/, key/)")
+    else:
+        print(f"no real receipts at {args.data}: generated receipts only", file=sys.stderr)
     if args.count:
         sets.append(("generated", generated_cases(args.count, args.first_seed, args.workers)))
     for title, cases in sets:
