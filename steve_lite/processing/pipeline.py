@@ -1,11 +1,12 @@
 """Processing one submitted session (contract 2.5), idempotently.
 
-Steps: load; count the attempt and mark processing (event ``processing_started``, once); count
-the pages of the session's PDFs against ``maxPages``; then for each file, one at a time per page
-thread and several files at once: download, decode, store its perceptual hash, OCR it (a receipt
-photo: its receipt cut out first) or measure the photo, and release the image (a PDF is handed
-to the OCR engine processes, which count, hash and read it page by page, text layers read
-instead of OCR, so that PDFium never runs in the worker); run the workflow's
+Steps: load; count the attempt and mark processing (event ``processing_started``, once);
+download the session's PDFs once into private temporary files and count their pages (in an OCR
+engine process) against ``maxPages``; then for each file, one at a time per page thread and
+several files at once: download, decode, store its perceptual hash, OCR it (a receipt photo: its
+receipt cut out first) or measure the photo, and release the image (a PDF is hashed and read
+page by page in the OCR engine processes, text layers read instead of OCR, so that PDFium never
+runs in the worker); run the workflow's
 processor; run fraud checks; decide the outcome; store result, fraud matches, events and the
 webhook outbox row in one transaction. That last transaction only commits if the session is
 still ``submitted``, so a task that runs twice, or is killed and re-queued, leaves exactly one
@@ -20,8 +21,9 @@ import logging
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from PIL import Image
@@ -29,7 +31,6 @@ from PIL import Image
 from steve_lite import metrics
 from steve_lite.clock import utcnow
 from steve_lite.db import Database, transaction
-from steve_lite.formats import SNIFF_BYTES, sniff_format
 from steve_lite.processing import fraud
 from steve_lite.processing.compliance import (
     ComplianceThresholds,
@@ -158,32 +159,68 @@ def decode(file: dict[str, Any], data: bytes, accepted: list[str]) -> DecodedIma
         raise FileFailure(f"{file_name(file)}: {exc}") from None
 
 
+@dataclass(frozen=True)
+class PdfFile:
+    """A PDF of the session, downloaded once into a private temporary file for the engine
+    processes: its path, its SHA-256 (the engines' key for the document) and its page count."""
+
+    path: str
+    sha256: str
+    page_count: int
+
+
 @contextmanager
-def pdf_file(file: dict[str, Any], data: bytes) -> Iterator[tuple[str, str]]:
-    """The PDF's path in a private temporary file (removed on exit) and its SHA-256, for the
-    engine processes; a PDF they refuse, or cannot open or hash within a page's time, raises
+def refused_as_failure(file: dict[str, Any]) -> Iterator[None]:
+    """A PDF the engines refuse, or cannot open or read within a page's time, raises
     :class:`FileFailure` naming the file."""
-    with tempfile.NamedTemporaryFile(prefix="steve-pdf-", suffix=".pdf") as handle:
-        handle.write(data)
-        handle.flush()
-        try:
-            yield handle.name, hashlib.sha256(data).hexdigest()
-        except (PdfError, OcrFailure) as exc:
-            raise FileFailure(f"{file_name(file)}: {exc}") from None
+    try:
+        yield
+    except (PdfError, OcrFailure) as exc:
+        raise FileFailure(f"{file_name(file)}: {exc}") from None
+
+
+@contextmanager
+def session_pdfs(
+    runtime: WorkerServices, definition: WorkflowDefinition, files: list[dict[str, Any]]
+) -> Iterator[dict[int, PdfFile]]:
+    """The session's PDFs by file index, each downloaded once into a private temporary file
+    (removed on exit) and its pages counted in an OCR engine process (opened, not rendered).
+
+    Refuses, before any page is rendered, a session whose files have more pages together than
+    the version's ``maxPages`` (an image is one page): the first file in order that goes past
+    the limit is named."""
+    limit = definition.upload.max_pages
+    pdfs: dict[int, PdfFile] = {}
+    total = 0
+    with ExitStack() as stack:
+        for file in files:
+            count = 1
+            if file["content_type"] == PDF:
+                data = download(runtime, file, file["size_bytes"] + 1)
+                handle = stack.enter_context(
+                    tempfile.NamedTemporaryFile(prefix="steve-pdf-", suffix=".pdf")
+                )
+                handle.write(data)
+                handle.flush()
+                sha256 = hashlib.sha256(data).hexdigest()
+                del data
+                with refused_as_failure(file):
+                    count = runtime.ocr.count_pdf_pages(handle.name, sha256, PDF_LIMITS)
+                pdfs[file["file_index"]] = PdfFile(handle.name, sha256, count)
+            total += count
+            if limit is not None and total > limit:
+                raise FileFailure(
+                    f"{file_name(file)}: "
+                    + (f"the PDF has {count} pages; " if file["content_type"] == PDF else "")
+                    + f"the session's files have more than the {limit} pages allowed (maxPages)"
+                )
+        yield pdfs
 
 
 def store_hash(
-    db: Database, session_id: str, file_index: int, image: Image.Image, sha256: str
-) -> fraud.HashedFile:
-    """Compute and store the image's perceptual hash and the file's SHA-256, before anything
-    else."""
-    return store_hashes(db, session_id, file_index, perceptual_hash(image), sha256)
-
-
-def store_hashes(
     db: Database, session_id: str, file_index: int, phash: str, sha256: str
 ) -> fraud.HashedFile:
-    """Store a file's perceptual hash and SHA-256."""
+    """Store a file's perceptual hash and SHA-256, before anything else."""
     hashed = fraud.HashedFile(file_index, phash, sha256)
     db.execute(
         "UPDATE session_files SET phash = ?, sha256 = ? WHERE session_id = ? AND file_index = ?",
@@ -201,22 +238,21 @@ def ocr_page(runtime: WorkerServices, image: Image.Image, name: str) -> OcrPage:
 
 
 def read_pdf(
-    runtime: WorkerServices, session: SessionRow, file: dict[str, Any], data: bytes
+    runtime: WorkerServices, session: SessionRow, file: dict[str, Any], pdf: PdfFile
 ) -> FileRead:
     """Hash a PDF (its bytes, and its first page's look) and read every page in order, each in
     an OCR engine process: from its text layer when it has one, else rendered and OCRed there.
     One page at a time; a page past its time or memory fails the file, naming the page."""
     index, name = file["file_index"], file_name(file)
     ocr = runtime.ocr
-    with pdf_file(file, data) as (path, sha256):
-        page_count = ocr.count_pdf_pages(path, sha256, PDF_LIMITS)
-        phash = ocr.hash_pdf(path, sha256, PDF_LIMITS)
-        hashed = store_hashes(runtime.db, session["id"], index, phash, sha256)
+    with refused_as_failure(file):
+        phash = ocr.hash_pdf(pdf.path, pdf.sha256, PDF_LIMITS)
+        hashed = store_hash(runtime.db, session["id"], index, phash, pdf.sha256)
         pages = []
-        for page_index in range(page_count):
-            try:  # a PdfError (the document's own limits) fails the file, in pdf_file
+        for page_index in range(pdf.page_count):
+            try:  # a PdfError (the document's own limits) fails the file, naming only the file
                 page = metrics.time_ocr_page(
-                    lambda i: ocr.read_pdf_page(path, sha256, PDF_LIMITS, i), page_index
+                    lambda i: ocr.read_pdf_page(pdf.path, pdf.sha256, PDF_LIMITS, i), page_index
                 )
             except OcrFailure as exc:
                 raise FileFailure(f"{name}: page {page_index + 1}: {exc}") from None
@@ -231,26 +267,24 @@ def read_file(
     definition: WorkflowDefinition,
     file: dict[str, Any],
     limit_bytes: int,
+    pdf: PdfFile | None,
 ) -> FileRead:
-    """Download, decode, hash and read (OCR, or a PDF's text layer) or measure (photo) one
-    file, then let it go."""
-    accepted = [FORMATS[mime] for mime in definition.upload.accepted_formats]
-    data = download(runtime, file, limit_bytes)
+    """Hash and read (OCR, or a PDF's text layer) or measure (photo) one file, downloaded and
+    decoded here unless it is a PDF (``pdf``, downloaded already), then let it go."""
     db, index = runtime.db, file["file_index"]
-    if sniff_format(data[:SNIFF_BYTES]) == "pdf" and "pdf" in accepted:
-        read = read_pdf(runtime, session, file, data)
+    if pdf is not None:
+        read = read_pdf(runtime, session, file, pdf)
     else:
-        image = decode(file, data, accepted)
-        del data
-        hashed = store_hash(db, session["id"], index, image.image, image.sha256)
+        accepted = [FORMATS[mime] for mime in definition.upload.accepted_formats]
+        image = decode(file, download(runtime, file, limit_bytes), accepted)
+        hashed = store_hash(db, session["id"], index, perceptual_hash(image.image), image.sha256)
         if definition.processor == "compliance-vm":
             read = FileRead(index, hashed, photo=measure_photo(image))
-        elif definition.processor == "receipt-ocr" and (crop := find_receipt(image.image)):
-            page = ocr_page(runtime, crop.image, file_name(file))
-            read = FileRead(index, hashed, pages=(PageRead(index, 0, "ocr", page, crop.placement),))
         else:
-            page = ocr_page(runtime, image.image, file_name(file))
-            read = FileRead(index, hashed, pages=(PageRead(index, 0, "ocr", page),))
+            crop = find_receipt(image.image) if definition.processor == "receipt-ocr" else None
+            page = ocr_page(runtime, crop.image if crop else image.image, file_name(file))
+            placement = crop.placement if crop else None
+            read = FileRead(index, hashed, pages=(PageRead(index, 0, "ocr", page, placement),))
     if read.pages:
         db.execute(
             "UPDATE session_files SET ocr_text = ? WHERE session_id = ? AND file_index = ?",
@@ -261,33 +295,6 @@ def read_file(
     return read
 
 
-def count_pages(
-    runtime: WorkerServices, definition: WorkflowDefinition, files: list[dict[str, Any]]
-) -> None:
-    """Refuse a session whose files have more pages together than the version's ``maxPages``
-    (an image is one page), before any page is rendered: the first file in order that goes
-    past the limit is named. PDFs are opened (not rendered) in an OCR engine process to count
-    their pages."""
-    limit = definition.upload.max_pages
-    if limit is None:
-        return
-    total = 0
-    for file in files:
-        if file["content_type"] == PDF:
-            data = download(runtime, file, file["size_bytes"] + 1)
-            with pdf_file(file, data) as (path, sha256):
-                count = runtime.ocr.count_pdf_pages(path, sha256, PDF_LIMITS)
-        else:
-            count = 1
-        total += count
-        if total > limit:
-            raise FileFailure(
-                f"{file_name(file)}: "
-                + (f"the PDF has {count} pages; " if file["content_type"] == PDF else "")
-                + f"the session's files have more than the {limit} pages allowed (maxPages)"
-            )
-
-
 def read_files(
     runtime: WorkerServices,
     session: SessionRow,
@@ -296,17 +303,18 @@ def read_files(
 ) -> list[FileRead]:
     """Every file, in file order, read on the worker's page threads (several files at once,
     never more decoded images than threads). The first failure in file order is raised."""
-    count_pages(runtime, definition, files)
     limit_bytes = max(f["size_bytes"] for f in files) + 1
-    futures = [
-        runtime.pages.submit(read_file, runtime, session, definition, file, limit_bytes)
-        for file in files
-    ]
-    try:
-        return [future.result() for future in futures]
-    finally:
-        for future in futures:
-            future.cancel()
+    with session_pdfs(runtime, definition, files) as pdfs:
+        read_one = partial(read_file, runtime, session, definition)
+        futures = [
+            runtime.pages.submit(read_one, file, limit_bytes, pdfs.get(file["file_index"]))
+            for file in files
+        ]
+        try:
+            return [future.result() for future in futures]
+        finally:
+            for future in futures:
+                future.cancel()
 
 
 def page_reads(reads: list[FileRead]) -> list[PageRead]:
