@@ -16,14 +16,7 @@ FORMATS = {
 """Each accepted content type and the format its bytes must sniff as (HEIC is HEIF holding
 HEVC images: both content types name the one container, told apart by its brands only)."""
 
-EXTENSIONS = {
-    "image/jpeg": "jpeg",
-    "image/png": "png",
-    "image/webp": "webp",
-    "image/heic": "heic",
-    "image/heif": "heif",
-    "application/pdf": "pdf",
-}
+EXTENSIONS = {content_type: content_type.split("/")[1] for content_type in FORMATS}
 """The file name extension of each content type (downloads are named with it)."""
 
 DISPLAY_NAMES = {"jpeg": "JPEG", "png": "PNG", "webp": "WebP", "heif": "HEIC/HEIF", "pdf": "PDF"}

@@ -20,7 +20,6 @@ pillow_heif.register_heif_opener()  # Pillow opens HEIC/HEIF through pillow-heif
 IMAGE_FORMATS = ("jpeg", "png", "webp", "heif")
 """The formats :func:`decode_image` decodes (PDF documents are rendered by ``pdf``)."""
 _PILLOW_FORMAT_NAMES = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "heif": "HEIF"}
-_DISPLAY_FORMAT_NAMES = DISPLAY_NAMES
 _EXIF_DATETIME_FORMAT = "%Y:%m:%d %H:%M:%S"
 _EXIF_OFFSET_PATTERN = re.compile(r"^([+-])(\d{2}):(\d{2})$")
 
@@ -122,7 +121,7 @@ def _open_image(data: bytes, fmt: str) -> Image.Image:
             "image too large: its header declares more pixels than the decoder's hard limit"
         ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, RuntimeError) as exc:
-        raise ImageDecodeError(f"not a valid {_DISPLAY_FORMAT_NAMES[fmt]} image") from exc
+        raise ImageDecodeError(f"not a valid {DISPLAY_NAMES[fmt]} image") from exc
 
 
 def _load_pixels(image: Image.Image, fmt: str) -> None:
@@ -132,9 +131,7 @@ def _load_pixels(image: Image.Image, fmt: str) -> None:
     except (OSError, SyntaxError, ValueError, RuntimeError) as exc:
         if "truncated" in str(exc):
             raise ImageDecodeError("image is truncated") from exc
-        raise ImageDecodeError(
-            f"{_DISPLAY_FORMAT_NAMES[fmt]} image data is corrupt or incomplete"
-        ) from exc
+        raise ImageDecodeError(f"{DISPLAY_NAMES[fmt]} image data is corrupt or incomplete") from exc
 
 
 def _read_capture_time(exif: Image.Exif) -> datetime | None:

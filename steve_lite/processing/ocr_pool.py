@@ -303,7 +303,7 @@ class OcrPool:
 
     def read_page(self, image: Image.Image) -> OcrPage:
         """Read one page within the limits; raises ``PageShapeError`` or :class:`OcrFailure`."""
-        check_page_shape(image.width, image.height, self.limits)
+        check_page_shape(image.width, image.height, self.limits)  # before waiting for an engine
         engine = self._idle.get()
         try:
             deadline = time.monotonic() + self.page_timeout_seconds

@@ -53,11 +53,6 @@ class UploadContract(WireModel):
             raise ValueError(f"maxPages applies only to versions that accept {PDF}")
         return self
 
-    @property
-    def page_limit(self) -> int:
-        """The most pages a session may have: ``maxPages``, else one per file."""
-        return self.max_pages if self.max_pages is not None else self.max_files
-
     def label_for(self, file_index: int) -> str:
         """The label of file ``file_index``: labels repeat their last entry."""
         return self.file_labels[min(file_index, len(self.file_labels) - 1)]

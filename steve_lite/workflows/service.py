@@ -57,7 +57,6 @@ def install_system_workflows(db: Database) -> list[str]:
             publish(
                 db,
                 entry.definition,
-                is_system=True,
                 system_revision=entry.revision,
                 make_published=make_published,
             )
@@ -86,7 +85,6 @@ def publish(
     db: Database,
     definition: WorkflowDefinition,
     *,
-    is_system: bool = False,
     system_revision: int | None = None,
     make_published: bool = True,
 ) -> dict[str, Any]:
@@ -99,7 +97,7 @@ def publish(
             workflow = {
                 "id": new_id("wf"),
                 "slug": definition.slug,
-                "is_system": int(is_system),
+                "is_system": int(system_revision is not None),
                 "created_at": now,
                 "published_version": 0,
             }
