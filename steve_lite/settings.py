@@ -6,12 +6,14 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_ERROR_TYPE_BASE = "https://docs.steve.openloyalty.io/errors"
-DATABASE_URL_SCHEMES = ("postgresql://", "postgres://")
-QUEUE_URL_SCHEMES = ("redis://", "rediss://", "unix://")
+BACKEND_URL_SCHEMES = {
+    "database_url": ("postgresql://", "postgres://"),
+    "queue_url": ("redis://", "rediss://", "unix://"),
+}
 RATE_LIMIT_BUCKETS = ("read", "session", "submit", "webhook_test", "review")
 
 
@@ -113,18 +115,13 @@ class Settings(BaseSettings):
         """The Huey queue's own SQLite file."""
         return self.data_dir / "queue.db"
 
-    @field_validator("database_url")
+    @field_validator("database_url", "queue_url")
     @classmethod
-    def _check_database_url(cls, value: str | None) -> str | None:
-        if value and not value.startswith(DATABASE_URL_SCHEMES):
-            raise ValueError("must start with postgresql:// or postgres:// (or be unset)")
-        return value or None
-
-    @field_validator("queue_url")
-    @classmethod
-    def _check_queue_url(cls, value: str | None) -> str | None:
-        if value and not value.startswith(QUEUE_URL_SCHEMES):
-            raise ValueError("must start with redis://, rediss:// or unix:// (or be unset)")
+    def _check_backend_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        schemes = BACKEND_URL_SCHEMES[info.field_name or ""]
+        if value and not value.startswith(schemes):
+            names = ", ".join(schemes[:-1]) + " or " + schemes[-1]
+            raise ValueError(f"must start with {names} (or be unset)")
         return value or None
 
     @property

@@ -78,9 +78,7 @@ def currency_score(ocr: float, basis: str, hits: int, rivals: int, country_kinds
     )  # fmt: skip
 
 
-def fit_isotonic(
-    samples: Sequence[tuple[float, float, bool]] | Sequence[tuple[float, bool]],
-) -> list[tuple[float, float, float]]:
+def fit_isotonic(samples: Sequence[tuple[float, bool]]) -> list[tuple[float, float, float]]:
     """Pool-adjacent-violators on (score, right): per block its lowest and highest score and
     its share right, smoothed by one right and one wrong pseudo-observation (+1/+2)."""
     blocks: list[list[float]] = []  # [lowest score, highest score, rights, count]

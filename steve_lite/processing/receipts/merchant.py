@@ -253,22 +253,28 @@ def is_transaction_detail(text: str) -> bool:
 def names_itself(above: str, below: str) -> bool:
     """Whether a legal-form row joined to the row above holds a name of its own (a word of
     three letters or more before its legal form) while the row above leaves nothing open."""
-    match = LEGAL_SUFFIX.search(fold(below))
-    head = fold(below)[: match.start()] if match else fold(below)
-    unclosed = above.count("(") > above.count(")")
-    joined = above.rstrip().endswith(("&", "-", ",", "+"))
-    return bool(re.search(r"[A-Z]{3,}", head)) and not (unclosed or joined)
+    return bool(re.search(r"[A-Z]{3,}", name_before_legal_form(below))) and not leaves_open(above)
 
 
 def continues(above: str, below: str) -> bool:
     """Whether the row below carries on the name of the row above: it holds little more than
     the legal part (`CO. (M) SDN BHD`), closes a parenthesis the row above opened, or the row
     above ends with a joining character."""
-    match = LEGAL_SUFFIX.search(fold(below))
-    head = fold(below)[: match.start()] if match else fold(below)
-    fragment = len(re.findall(r"[A-Z]{2,}", head)) <= 1
-    unclosed = above.count("(") > above.count(")")
-    return fragment or unclosed or above.rstrip().endswith(("&", "-", ",", "+"))
+    fragment = len(re.findall(r"[A-Z]{2,}", name_before_legal_form(below))) <= 1
+    return fragment or leaves_open(above)
+
+
+def name_before_legal_form(text: str) -> str:
+    """The folded text before its legal-entity suffix (all of it when it has none)."""
+    folded = fold(text)
+    match = LEGAL_SUFFIX.search(folded)
+    return folded[: match.start()] if match else folded
+
+
+def leaves_open(text: str) -> bool:
+    """Whether a row leaves its name open for the next row: an unclosed parenthesis or a
+    joining character at its end."""
+    return text.count("(") > text.count(")") or text.rstrip().endswith(("&", "-", ",", "+"))
 
 
 GLUED_LEGAL_FORM = re.compile(r"(?<=[A-Z]{3})(S[DIO0]N\.?\s*BH[DUO0IL])(?=[A-Z]*$)")
