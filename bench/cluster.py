@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +34,15 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import STEVE_LITE, load_note, print_table, start_steve, steve_env
+from bench.common import (
+    STEVE_LITE,
+    create_company_key,
+    load_note,
+    print_table,
+    start_steve,
+    steve_cli,
+    steve_env,
+)
 from steve_lite.clock import parse_iso
 from steve_lite.postgres import PostgresDatabase
 from steve_lite.storage.embedded import EmbeddedS3
@@ -48,28 +54,6 @@ from tests.support.uploads import create_body, put_file
 from tests.support.worker import wait_worker_ready
 
 SLUG = "document-ocr"
-
-
-def cli(data_dir: Path, env: dict[str, str], *args: str) -> str:
-    """``steve-lite ARGS`` on ``data_dir`` with ``env``; its stdout (raises on failure)."""
-    done = subprocess.run(
-        [STEVE_LITE, *args],
-        env=steve_env(data_dir, **env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"steve-lite {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-    return done.stdout
-
-
-def make_key(data_dir: Path, env: dict[str, str]) -> str:
-    """A company with the document workflow and a key of it, made with the CLI."""
-    slug = f"bench-{uuid.uuid4().hex[:6]}"
-    cli(data_dir, env, "companies", "create", "Bench", "--slug", slug, "--json")
-    cli(data_dir, env, "workflows", "assign", SLUG, "--company", slug)
-    return str(json.loads(cli(data_dir, env, "keys", "create", "--company", slug, "--json"))["key"])
 
 
 async def creates_per_second(
@@ -218,8 +202,10 @@ def main() -> int:
         servers, keys = {}, {}
         try:
             for name, (data_dir, env) in apis.items():
-                cli(data_dir, env, "migrate")
-                keys[name] = make_key(data_dir, env)
+                steve_cli(data_dir, "migrate", env=env)
+                keys[name] = create_company_key(
+                    data_dir, f"bench-{uuid.uuid4().hex[:6]}", [SLUG], env=env
+                )
                 servers[name] = start_steve(data_dir, **env).wait_ready("/readyz")
             rates: dict[str, list[float]] = {name: [] for name in apis}
             for _ in range(args.rounds):

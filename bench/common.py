@@ -14,7 +14,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,27 +35,34 @@ def steve_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def steve_cli(data_dir: Path, *args: str) -> str:
-    """Run ``steve-lite ARGS`` against ``data_dir`` and return its stdout; raise on failure."""
+def steve_cli(data_dir: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
+    """Run ``steve-lite ARGS`` against ``data_dir`` (with ``env``'s ``STEVE_*`` settings) and
+    return its stdout; raise on failure."""
     done = subprocess.run(
-        [STEVE_LITE, *args], env=steve_env(data_dir), capture_output=True, text=True, timeout=60
+        [STEVE_LITE, *args],
+        env=steve_env(data_dir, **(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if done.returncode != 0:
         raise RuntimeError(f"steve-lite {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
     return done.stdout
 
 
-def steve_cli_json(data_dir: Path, *args: str) -> Any:
+def steve_cli_json(data_dir: Path, *args: str, env: Mapping[str, str] | None = None) -> Any:
     """Run ``steve-lite ARGS --json`` and parse the one JSON object it prints."""
-    return json.loads(steve_cli(data_dir, *args, "--json"))
+    return json.loads(steve_cli(data_dir, *args, "--json", env=env))
 
 
-def create_company_key(data_dir: Path, slug: str, workflows: list[str]) -> str:
+def create_company_key(
+    data_dir: Path, slug: str, workflows: list[str], env: Mapping[str, str] | None = None
+) -> str:
     """Create company ``slug``, assign ``workflows`` to it and return a new API key."""
-    steve_cli_json(data_dir, "companies", "create", slug.title(), "--slug", slug)
+    steve_cli_json(data_dir, "companies", "create", slug.title(), "--slug", slug, env=env)
     for workflow in workflows:
-        steve_cli(data_dir, "workflows", "assign", workflow, "--company", slug)
-    return str(steve_cli_json(data_dir, "keys", "create", "--company", slug)["key"])
+        steve_cli(data_dir, "workflows", "assign", workflow, "--company", slug, env=env)
+    return str(steve_cli_json(data_dir, "keys", "create", "--company", slug, env=env)["key"])
 
 
 def unused_storage_env() -> dict[str, str]:
