@@ -227,7 +227,7 @@ def main() -> int:
                 [["SQLite", f"{sqlite_rate:.0f}"], ["PostgreSQL", f"{pg_rate:.0f}"],
                  ["ratio PostgreSQL / SQLite", f"{pg_rate / sqlite_rate:.2f}"]],
             )  # fmt: skip
-            db = PostgresDatabase.connect(url)
+            db = PostgresDatabase(url)
             figures = []
             for workers in (1, 2):
                 rate, incomplete = pages_per_second(

@@ -44,8 +44,6 @@ class Database:
     """A connection of either engine: statements in SQLite's dialect, autocommit unless in a
     :func:`transaction`."""
 
-    dialect = "sqlite"
-
     def execute(self, sql: str, parameters: Parameters = ()) -> Cursor:
         raise NotImplementedError
 
@@ -138,7 +136,7 @@ def open_database(settings: Settings) -> Database:
     if settings.database_url:
         from steve_lite.postgres import PostgresDatabase
 
-        return PostgresDatabase.connect(settings.database_url)
+        return PostgresDatabase(settings.database_url)
     return connect(settings.database_path)
 
 

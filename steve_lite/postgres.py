@@ -61,16 +61,10 @@ class BoolDumper(Dumper):
 class PostgresDatabase(Database):
     """A PostgreSQL connection in autocommit mode (``conn``: the psycopg connection)."""
 
-    dialect = "postgresql"
-
     def __init__(self, url: str) -> None:
         self._url = url
         self._conn = self._open()
         self._writing = False
-
-    @classmethod
-    def connect(cls, url: str) -> PostgresDatabase:
-        return cls(url)
 
     def _open(self) -> psycopg.Connection[Row]:
         conn = psycopg.connect(self._url, autocommit=True, row_factory=rows)

@@ -81,7 +81,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, embedded_s3: EmbeddedS3) -
     }
     run_cli(root / "migrate", "migrate", **env)
     servers = [ServerProcess(root / f"api-{n}", "serve", **env) for n in (1, 2)]
-    db = PostgresDatabase.connect(url)
+    db = PostgresDatabase(url)
     storage = embedded_s3.storage(bucket=env["STEVE_S3_BUCKET"])
     apis = []
     for server in servers:

@@ -34,7 +34,7 @@ def test_migrate_run_from_four_nodes_at_once_applies_each_migration_once(tmp_pat
     assert [node.returncode for node in nodes] == [0] * 4, outputs
     applied = [output for output in outputs if "none pending" not in output]
     assert len(applied) >= 1, outputs
-    db = PostgresDatabase.connect(url)
+    db = PostgresDatabase(url)
     versions = [row[0] for row in db.execute("SELECT version FROM schema_migrations")]
     assert sorted(versions) == [number for number, _, _ in migration_files()]
     (workflows,) = db.execute("SELECT count(*) FROM workflows WHERE is_system = 1").fetchone()
@@ -44,7 +44,7 @@ def test_migrate_run_from_four_nodes_at_once_applies_each_migration_once(tmp_pat
 
 def test_write_transactions_of_two_connections_run_one_after_the_other() -> None:
     url = empty_database()
-    first, second = PostgresDatabase.connect(url), PostgresDatabase.connect(url)
+    first, second = PostgresDatabase(url), PostgresDatabase(url)
     first.execute("CREATE TABLE counter (n INTEGER NOT NULL)")
     first.execute("INSERT INTO counter (n) VALUES (0)")
     order: list[str] = []
@@ -70,7 +70,7 @@ def test_write_transactions_of_two_connections_run_one_after_the_other() -> None
 
 
 def test_rows_read_like_sqlite_rows_and_booleans_are_stored_as_integers() -> None:
-    db = PostgresDatabase.connect(empty_database())
+    db = PostgresDatabase(empty_database())
     db.execute("CREATE TABLE t (id TEXT PRIMARY KEY, flag INTEGER, data BYTEA)")
     db.insert_all(
         "t",
@@ -86,7 +86,7 @@ def test_rows_read_like_sqlite_rows_and_booleans_are_stored_as_integers() -> Non
 
 
 def test_a_savepoint_inside_a_transaction_rolls_back_alone() -> None:
-    db = PostgresDatabase.connect(empty_database())
+    db = PostgresDatabase(empty_database())
     db.execute("CREATE TABLE t (id TEXT PRIMARY KEY)")
     with database.transaction(db):
         db.execute("INSERT INTO t (id) VALUES ('kept')")
@@ -103,7 +103,7 @@ def test_a_savepoint_inside_a_transaction_rolls_back_alone() -> None:
 
 def test_a_connection_the_server_closed_is_opened_again_but_never_inside_a_transaction() -> None:
     url = empty_database()
-    db, admin = PostgresDatabase.connect(url), PostgresDatabase.connect(url)
+    db, admin = PostgresDatabase(url), PostgresDatabase(url)
     db.execute("CREATE TABLE t (id TEXT PRIMARY KEY)")
 
     def terminate() -> None:  # what a server restart or a failover does to the connection

@@ -67,7 +67,7 @@ def template() -> str:
     name = f"steve_test_{RUN}_template"
     with admin() as conn:
         conn.execute(f"CREATE DATABASE {name}".encode())
-    db = PostgresDatabase.connect(url_of(name))
+    db = PostgresDatabase(url_of(name))
     try:
         prepare_database(db)
     finally:
