@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from steve_lite.formats import sniff_content_type
@@ -18,11 +18,6 @@ CHUNK_BYTES = 64 * 1024
 def read_bytes(file: FileInput) -> bytes:
     """The content of ``file``: bytes as they are, or the file at a path."""
     return file if isinstance(file, bytes) else Path(file).read_bytes()
-
-
-def name_of(file: FileInput) -> str | None:
-    """The file name of a path input; None for bytes."""
-    return None if isinstance(file, bytes) else os.fspath(file)
 
 
 HEIF_SUFFIXES = {".heic": "image/heic", ".heif": "image/heif"}
@@ -42,6 +37,15 @@ def content_type_of(data: bytes, name: str | os.PathLike[str] | None = None) -> 
     if content_type in HEIF_SUFFIXES.values() and name is not None:
         return HEIF_SUFFIXES.get(Path(name).suffix.lower(), content_type)
     return content_type
+
+
+def content_types(files: Sequence[FileInput], data: Sequence[bytes]) -> list[str]:
+    """The content type of each file (:func:`content_type_of`), its name deciding between
+    ``image/heic`` and ``image/heif`` for a path."""
+    return [
+        content_type_of(item, None if isinstance(file, bytes) else file)
+        for file, item in zip(files, data, strict=True)
+    ]
 
 
 def chunks(data: bytes, report: Callable[[int], None] | None = None) -> Iterator[bytes]:

@@ -15,8 +15,7 @@ from steve_lite.client import protocol, uploads
 from steve_lite.client.files import (
     FileInput,
     ProgressCallback,
-    content_type_of,
-    name_of,
+    content_types,
     read_bytes,
 )
 from steve_lite.client.policy import Poll, RetryPolicy
@@ -170,7 +169,7 @@ class SteveClient:
         data = [read_bytes(file) for file in files]
         created = self.create_session(
             workflow,
-            [content_type_of(item, name_of(file)) for file, item in zip(files, data, strict=True)],
+            content_types(files, data),
             **options,
         )
         self.upload_files(created, data, on_progress=on_progress)

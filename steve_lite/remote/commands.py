@@ -20,7 +20,7 @@ from rich.console import Console, RenderableType
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
 from steve_lite.client.errors import SteveError
-from steve_lite.client.files import ProgressCallback, content_type_of
+from steve_lite.client.files import ProgressCallback, content_types
 from steve_lite.client.protocol import API_KEY_ENV, DEFAULT_URL, URL_ENV, Json
 from steve_lite.client.sync import SteveClient
 from steve_lite.remote import render
@@ -153,7 +153,7 @@ def submit(
     try:
         session = client.create_session(
             workflow,
-            [content_type_of(item, path) for path, item in zip(files, data, strict=True)],
+            content_types(files, data),
             metadata=parse_metadata(metadata),
             client_submission_id=client_submission_id,
             webhook_url=webhook_url,
