@@ -335,6 +335,11 @@ def test_a_name_with_signs_of_an_ocr_slip_is_doubted(slipped: str, clean: str) -
 def test_diacritics_on_a_receipt_that_uses_them_are_no_slip() -> None:
     _, _, doubt = merchant_reading("CAFÉ DU MARCHÉ SARL", "12 rue de la Paix", "Reçu n° 12")
     assert doubt is None
+    # one marked letter in the name: the other rows decide (the name above marks it twice)
+    _, confidence, used = merchant_reading("CAFÉ DE LA GARE SARL", "Reçu n° 12")
+    _, alone_confidence, alone = merchant_reading("CAFÉ DE LA GARE SARL", "Recu n 12")
+    assert used is None
+    assert alone is not None and "OCR slip" in alone and alone_confidence < confidence
 
 
 def test_a_brand_printed_above_the_company_makes_the_merchant_doubtful() -> None:
