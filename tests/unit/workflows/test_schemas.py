@@ -38,6 +38,11 @@ def test_max_pages_is_bounded(pages: int) -> None:
         UploadContract.model_validate(upload(maxPages=pages))
 
 
+@pytest.mark.parametrize("pages", [1, 500])
+def test_max_pages_at_its_bounds_is_accepted(pages: int) -> None:
+    assert UploadContract.model_validate(upload(maxPages=pages)).max_pages == pages
+
+
 def test_the_wire_upload_names_max_pages_only_where_pdf_is_accepted() -> None:
     photos = next(d for d in system_definitions() if d.slug == "compliance-vm")
     documents = next(d for d in system_definitions() if d.slug == "document-ocr")
