@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from steve_lite.postgres import PostgresDatabase
+from steve_lite.queue import Queue
 from steve_lite.storage.embedded import EmbeddedS3
 from tests.factories.pages import render_page
 from tests.factories.photos import make_photo
@@ -55,9 +57,35 @@ class Cluster:
         wait_worker_ready(worker, 1, timeout=120)
         return worker
 
+    def both_workers(self) -> list[ServerProcess]:
+        """worker-1 and worker-2, started when not yet running (a test run on its own)."""
+        for name in ("worker-1", "worker-2"):
+            if name not in self.workers or self.workers[name].process.poll() is not None:
+                self.start_worker(name)
+        return [self.workers["worker-1"], self.workers["worker-2"]]
+
     def stop(self) -> None:
         for process in [*self.workers.values(), *self.servers]:
             process.stop()
+
+
+@contextmanager
+def paused(workers: list[ServerProcess], redis: RedisServer) -> Iterator[None]:
+    """The workers stopped (SIGSTOP) and none of them waiting in a BRPOP that would still take
+    a task pushed now; SIGCONT on exit."""
+    for worker in workers:
+        worker.process.send_signal(signal.SIGSTOP)
+    try:
+        client = redis.client()
+        wait_until(
+            lambda: not any("b" in c["flags"] for c in client.client_list()),
+            10,
+            "the workers' blocking pops to time out",
+        )
+        yield
+    finally:
+        for worker in workers:
+            worker.process.send_signal(signal.SIGCONT)
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +167,7 @@ def test_a_worker_killed_mid_session_leaves_it_to_the_other_which_finishes_it_on
 
 
 def test_sessions_created_through_either_api_are_processed_once(cluster: Cluster) -> None:
+    cluster.both_workers()
     tenant = cluster.apis[0].tenant()
     sessions = [
         (api, submit_files(api, tenant, "compliance-vm", [make_photo(seed=90 + n)]))
@@ -164,16 +193,25 @@ def test_rate_limits_count_across_both_apis(cluster: Cluster) -> None:
 
 
 def test_a_redis_flushed_mid_run_loses_no_submitted_session(cluster: Cluster) -> None:
+    workers = cluster.both_workers()
     tenants = [api.tenant() for api in cluster.apis]  # three creates each, within the limit
     sessions = []
-    for n in range(6):
-        api, tenant = cluster.apis[n % 2], tenants[n % 2]
-        with api.client(tenant) as http:
-            session = create_session(http, "compliance-vm", 1)
-            upload_and_submit(http, "compliance-vm", session, [make_photo(seed=100 + n)])
-        sessions.append((api, tenant, session))
-        if n == 2:
-            assert cluster.redis.client().flushall()  # what was queued so far is gone
+    settings = cluster.apis[0].settings
+    queue = Queue(settings.model_copy(update={"queue_name": cluster.env["STEVE_QUEUE_NAME"]}))
+    with ExitStack() as pause:
+        # The first three wait in Redis for sure (no worker can pop them) when it is flushed.
+        pause.enter_context(paused(workers, cluster.redis))
+        for n in range(6):
+            api, tenant = cluster.apis[n % 2], tenants[n % 2]
+            with api.client(tenant) as http:
+                session = create_session(http, "compliance-vm", 1)
+                upload_and_submit(http, "compliance-vm", session, [make_photo(seed=100 + n)])
+            sessions.append((api, tenant, session))
+            if n == 2:
+                queued = [t.args[0] for t in queue.huey.pending() if t.name == "process_session"]
+                assert sorted(queued) == sorted(s["sessionId"] for _, _, s in sessions)
+                assert cluster.redis.client().flushall()  # what was queued so far is gone
+                pause.close()  # the rest are submitted while the workers run
     assert cluster.redis.client().flushall()
     for api, tenant, session in sessions:
         job = wait_for_job(api, tenant, session["sessionId"], timeout=120)
@@ -181,5 +219,7 @@ def test_a_redis_flushed_mid_run_loses_no_submitted_session(cluster: Cluster) ->
         assert event_types(api.db, session["submissionId"]) == COMPLETED_EVENTS
     logs = "".join(worker.output() for worker in cluster.workers.values())
     assert "re-queued session" in logs
+    for _, _, session in sessions[:3]:  # lost from Redis: the sweep queued each again
+        assert f"re-queued session {session['sessionId']}" in logs
     with httpx.Client(base_url=cluster.apis[1].url) as http:
         assert http.get("/readyz").status_code == 200
