@@ -79,5 +79,8 @@ def test_submitted_sessions_reach_a_worker_through_redis(
         assert job["state"] == "completed"
         assert "re-queued" not in worker.output()  # taken from Redis, not by the sweep
         assert Queue(api.settings).pending_count() == 0
+        # API and worker share a data dir: both must have used Redis, not its queue file
+        assert f"queue Redis, name {name}" in worker.output()
+        assert not (tmp_path / "api" / "queue.db").exists()
     finally:
         stack.stop()
