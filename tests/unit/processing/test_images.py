@@ -257,6 +257,9 @@ def test_decode_image_refuses_heic_over_the_pixel_limit_before_decoding() -> Non
 
     with pytest.raises(ImageDecodeError, match="76800 pixels exceeds the 1000 limit"):
         decode_image(data, {"heif"}, max_pixels=1000)
+    # half a file: decoding would fail on it, so only the header can have been read
+    with pytest.raises(ImageDecodeError, match="76800 pixels exceeds the 1000 limit"):
+        decode_image(data[: len(data) // 2], {"heif"}, max_pixels=1000)
 
 
 def test_decode_image_refuses_a_truncated_heic() -> None:
