@@ -135,6 +135,9 @@ class PdfDocument:
         pixels = width * height * scale * scale
         if pixels > self.limits.max_render_pixels:
             scale *= math.sqrt(self.limits.max_render_pixels / pixels)
+            # PDFium rounds each side of the bitmap up: shrink to whole sides within the cap
+            whole = min(math.floor(width * scale) / width, math.floor(height * scale) / height)
+            scale = whole * (1 - 1e-9)
         return scale
 
     def _check_images(self, page: pdfium.PdfPage, index: int) -> None:
